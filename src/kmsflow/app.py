@@ -1,0 +1,172 @@
+"""From configuration to a CDK app: one keys stack per (account, region), tags, and cdk-nag.
+
+``app.py`` at the top of the repository calls :func:`main`; tests and benchmarks call :func:`new_app` and
+:func:`populate` to build the same app in process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+from kmsflow.config import DEFAULT_CONFIG, KeyConfig, KmsflowConfig, load_config
+from kmsflow.constructs.keys import (
+    CrossAccountAccess,
+    CustomKeyPolicy,
+    OrganizationAccess,
+    RootAccess,
+    ServiceUsers,
+)
+from kmsflow.constructs.nag import KmsflowChecks
+from kmsflow.errors import ConfigError, ConfigIssue, KeysError, KmsflowError
+from kmsflow.principals import parse_principal
+from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
+
+#: Feature flags kmsflow is written against. They live here, not in cdk.json, so that an app built in a
+#: test or a benchmark synthesizes exactly what `cdk synth` does.
+FEATURE_FLAGS: dict[str, Any] = {
+    "@aws-cdk/aws-kms:reduceCrossAccountRegionPolicyScope": True,
+    "@aws-cdk/aws-kms:applyImportedAliasPermissionsToPrincipal": True,
+    "@aws-cdk/aws-iam:minimizePolicies": True,
+    "@aws-cdk/aws-iam:standardizedServicePrincipals": True,
+    "@aws-cdk/core:checkSecretUsage": True,
+    "@aws-cdk/core:enablePartitionLiterals": True,
+    "@aws-cdk/core:target-partitions": ["aws", "aws-cn", "aws-us-gov"],
+    "@aws-cdk/core:validationReportJson": True,
+    # Replicas reference their primary across regions; keep CDK's producer-protecting behaviour explicitly.
+    "@aws-cdk/core:defaultCrossStackReferences": "strong",
+}
+
+KEYS_STACK = "kmsflow-keys-{account}-{region}"
+
+
+def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
+    """A CDK app with kmsflow's feature flags (CLI context, e.g. ``-c config=...``, still applies)."""
+    return cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})}, analytics_reporting=False)
+
+
+def populate(
+    app: cdk.App, config: KmsflowConfig, *, source: str = DEFAULT_CONFIG, nag: bool = True
+) -> dict[str, KeysStack]:
+    """Add every stack of ``config`` to ``app``; with ``nag``, the three rule packs and their acks.
+
+    A key that a construct refuses raises :class:`ConfigError` naming ``source`` and ``keys[i]``.
+    """
+    places = {(k.account, k.region) for k in config.keys} | {(k.account, r) for k in config.keys for r in k.replicas}
+    multi_region = {(k.account, r) for k in config.keys if k.replicas for r in (k.region, *k.replicas)}
+    stacks = {
+        (account, region): KeysStack(
+            app,
+            KEYS_STACK.format(account=account, region=region),
+            stack_name=KEYS_STACK.format(account=account, region=region),
+            description=f"kmsflow: customer managed KMS keys of account {account!r} in region {region!r}",
+            env=cdk.Environment(account=config.account_id(account), region=config.region_code(region)),
+            partition=config.partition,
+            # A replica needs its primary's ARN, known only after the primary's stack deploys: CDK carries
+            # it across regions through SSM parameters (see README, "Multi-region keys").
+            cross_region_references=(account, region) in multi_region,
+        )
+        for account, region in sorted(places)
+    }
+    for index, key in enumerate(config.keys):
+        try:
+            primary = stacks[(key.account, key.region)].add_key(_key_definition(config, key))
+            for region in key.replicas:
+                stacks[(key.account, region)].add_replica(
+                    ReplicaDefinition(
+                        name=key.name,
+                        primary=primary,
+                        description=key.description or None,
+                        aliases=key.aliases,
+                        enabled=key.enabled,
+                        policy=custom_policy(config, key),
+                        tags=key.tags,
+                    )
+                )
+        except KeysError as err:
+            path = f"keys[{index}]" + (f".{err.field}" if err.field else "")
+            raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
+    for tag, value in config.tags.items():
+        cdk.Tags.of(app).add(tag, value)
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), KmsflowChecks(app))
+    return {stack.stack_name: stack for stack in stacks.values()}
+
+
+def _key_definition(config: KmsflowConfig, key: KeyConfig) -> KeyDefinition:
+    return KeyDefinition(
+        name=key.name,
+        props={
+            "spec": key.spec,
+            "usage": key.usage,
+            "description": key.description or None,
+            "aliases": key.aliases,
+            "rotation": key.rotation,
+            "rotation_days": key.rotation_days,
+            "deletion_window_days": key.deletion_window_days,
+            "origin": key.origin,
+            "multi_region": bool(key.multi_region or key.replicas),
+            "enabled": key.enabled,
+            "policy": custom_policy(config, key),
+        },
+        tags=key.tags,
+    )
+
+
+def custom_policy(config: KmsflowConfig, key: KeyConfig) -> CustomKeyPolicy | None:
+    """The construct props of a key's policy (``None`` for mode default)."""
+    p = key.policy
+    if p.mode == "default":
+        return None
+    accounts = {name: account.id for name, account in config.accounts.items()}
+
+    def principals(refs: list[str]) -> list[iam.IPrincipal]:
+        return [iam.ArnPrincipal(parse_principal(ref, accounts, config.partition).arn) for ref in refs]
+
+    return CustomKeyPolicy(
+        root_access=RootAccess(p.root_access),
+        administrators=principals(p.administrators),
+        users=principals(p.users),
+        service_users=ServiceUsers(principals=principals(p.service_users.principals), services=p.service_users.services)
+        if p.service_users
+        else None,
+        signers=principals(p.signers),
+        verifiers=principals(p.verifiers),
+        public_key_encrypters=principals(p.public_key_encrypters),
+        mac_users=principals(p.mac_users),
+        cross_account=[
+            CrossAccountAccess(
+                name=a.account,
+                account_id=accounts[a.account],
+                principals=principals(a.principals),
+                via_services=a.via_services,
+            )
+            for a in p.cross_account
+        ],
+        organizations=[OrganizationAccess(org_id=o.id, via_services=o.via_services) for o in p.organizations],
+        statements=[iam.PolicyStatement.from_json(s.model_dump(exclude_none=True)) for s in p.statements],
+        separation_reason=p.separation_reason,
+    )
+
+
+def main() -> int:
+    """Entry of ``app.py``: read ``-c config=PATH`` (default ``kmsflow.yaml``), build, synthesize.
+
+    A configuration error prints every issue and exits 2 before anything is synthesized, so no partial
+    ``cdk.out`` is written; never a traceback.
+    """
+    app = new_app()
+    path = str(app.node.try_get_context("config") or os.environ.get("KMSFLOW_CONFIG") or DEFAULT_CONFIG)
+    try:
+        config = load_config(path)
+        populate(app, config, source=path)
+    except KmsflowError as err:
+        print(f"kmsflow: {err}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0

@@ -1,0 +1,236 @@
+"""kmsflow's configuration: the pydantic model of ``kmsflow.yaml`` and its loader with precise errors.
+
+Loading happens in two passes. The first is structural (pydantic, strict: unknown fields, wrong types and
+missing fields are errors). The second checks meaning against kmsflow's tables (key specs, roles, aliases,
+account and region names). Every issue of both passes is collected and raised together as one
+:class:`~kmsflow.errors.ConfigError` naming the file, the line, the path (``keys[2].rotation_days``), the
+value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kmsflow.config_checks import semantic_issues
+from kmsflow.config_yaml import format_path, load_yaml
+from kmsflow.errors import ConfigError, ConfigIssue
+
+#: The file ``app.py`` reads when no ``-c config=PATH`` is given.
+DEFAULT_CONFIG = "kmsflow.yaml"
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,62}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class AccountConfig(_Strict):
+    """A named AWS account. ``id`` is a quoted 12-digit string (YAML would drop a leading zero)."""
+
+    id: str
+    description: str = ""
+
+
+class ServiceUsersConfig(_Strict):
+    principals: list[str]
+    services: list[str]
+
+
+class CrossAccountConfig(_Strict):
+    account: str
+    principals: list[str] = []
+    via_services: list[str] = []
+
+
+class OrganizationConfig(_Strict):
+    id: Annotated[str, Field(pattern=r"^o-[a-z0-9]{10,32}$")]
+    via_services: list[str] = []
+
+
+class StatementConfig(_Strict):
+    """A free key-policy statement in IAM JSON form (checked by the same guards as generated ones)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=False)
+
+    Sid: Annotated[str, Field(pattern=r"^[A-Za-z0-9]+$")] | None = None
+    Effect: Literal["Allow", "Deny"]
+    Principal: Literal["*"] | dict[Literal["AWS", "Service", "Federated"], str | list[str]]
+    Action: str | list[str]
+    Resource: str | list[str] = "*"
+    Condition: dict[str, dict[str, str | bool | list[str]]] | None = None
+
+
+class PolicyConfig(_Strict):
+    """``mode: default`` (account root + IAM decides) or ``mode: custom`` (roles below)."""
+
+    mode: Literal["default", "custom"] = "default"
+    root_access: Literal["admin", "full"] = "admin"
+    administrators: list[str] = []
+    users: list[str] = []
+    service_users: ServiceUsersConfig | None = None
+    signers: list[str] = []
+    verifiers: list[str] = []
+    public_key_encrypters: list[str] = []
+    mac_users: list[str] = []
+    cross_account: list[CrossAccountConfig] = []
+    organizations: list[OrganizationConfig] = []
+    statements: list[StatementConfig] = []
+    separation_reason: str | None = None
+
+
+class KeyConfig(_Strict):
+    """One customer managed key. ``name`` is its construct id: renaming it replaces the key."""
+
+    name: Name
+    account: str
+    region: str
+    description: str = ""
+    aliases: list[str] = []
+    spec: str = "SYMMETRIC_DEFAULT"
+    usage: str | None = None
+    rotation: bool | None = None
+    rotation_days: int | None = None
+    deletion_window_days: int | None = None
+    origin: str | None = None
+    multi_region: bool | None = None
+    replicas: list[str] = []
+    enabled: bool = True
+    policy: PolicyConfig = PolicyConfig()
+    tags: dict[str, str] = {}
+
+
+class KmsflowConfig(_Strict):
+    """The whole file. Later capabilities (audit, workflows, pipeline) add their sections here."""
+
+    version: Literal[1]
+    partition: Literal["aws", "aws-cn", "aws-us-gov"] = "aws"
+    accounts: dict[Name, AccountConfig]
+    regions: dict[Name, Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]]
+    tags: dict[str, str] = {}
+    keys: list[KeyConfig] = []
+
+    def account_id(self, name: str) -> str:
+        return self.accounts[name].id
+
+    def region_code(self, name: str) -> str:
+        return self.regions[name]
+
+
+def load_config(path: str | Path) -> KmsflowConfig:
+    """Read, parse and check ``path``; raise :class:`ConfigError` listing every issue."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(source, [ConfigIssue("", f"cannot read the file: {err.strerror or err}")]) from err
+    return parse_config(text, source)
+
+
+def parse_config(text: str, source: str = DEFAULT_CONFIG) -> KmsflowConfig:
+    """Parse configuration ``text`` (``source`` names it in messages)."""
+    data, lines = load_yaml(text, source)
+    try:
+        config = KmsflowConfig.model_validate(data)
+    except ValidationError as err:
+        issues = [
+            ConfigIssue(path, message, _line(lines, loc)) for loc, path, message in _pydantic_issues(err)
+        ]
+        raise ConfigError(source, issues) from None
+    issues = [
+        ConfigIssue(path, message, _line(lines, _loc(path))) for path, message in semantic_issues(config)
+    ]
+    if issues:
+        raise ConfigError(source, issues)
+    return config
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
+
+
+def _loc(path: str) -> tuple[int | str, ...]:
+    return tuple(int(i) if i else name for i, name in _PATH_PART.findall(path))
+
+
+def _line(lines: dict[tuple[int | str, ...], int], loc: tuple[int | str, ...]) -> int | None:
+    """The line of the deepest part of ``loc`` present in the file (a missing field: its parent)."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _pydantic_issues(err: ValidationError) -> Iterator[tuple[tuple[int | str, ...], str, str]]:
+    seen: set[tuple[tuple[int | str, ...], str]] = set()
+    for e in err.errors(include_url=False):
+        # Union members report under their type name ("str", "list[str]"): drop those parts of the path.
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and _is_type_tag(p)))
+        message = _describe(e, loc)
+        if (loc, message) in seen:
+            continue
+        seen.add((loc, message))
+        yield loc, format_path(loc), message
+
+
+def _is_type_tag(part: str) -> bool:
+    return part in {"str", "int", "bool", "list[str]", "dict[str,str]"} or part.startswith(
+        ("literal[", "dict[", "list[", "function-")
+    )
+
+
+def _describe(error: Any, loc: tuple[int | str, ...]) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_fields_at(loc[:-1])) or "none"
+        return f"unknown field {loc[-1]!r}; allowed here: {allowed}; check the spelling or remove it"
+    if kind == "missing":
+        return f"required field {loc[-1]!r} is missing; add it"
+    if loc and loc[-1] == "id" and "accounts" in loc and isinstance(value, int):
+        return (
+            f"account id {value} is a number; write it as a quoted string of 12 digits, e.g. id: "
+            f"'{value:012d}' (YAML drops leading zeros from numbers)"
+        )
+    if kind == "literal_error":
+        return f"got {value!r}; {error['msg'][0].lower()}{error['msg'][1:]}"
+    if kind == "string_pattern_mismatch":
+        hint = _PATTERN_HINTS.get(loc[-1], "") if loc else ""
+        return f"got {value!r}, which does not match {error['ctx']['pattern']}" + (
+            f"; {hint}" if hint else ""
+        )
+    return f"got {value!r} ({type(value).__name__}); {error['msg'].lower()}"
+
+
+_PATTERN_HINTS: dict[int | str, str] = {
+    "name": "use letters, digits and '-', starting with a letter (at most 63 characters)",
+    "id": "an organization id looks like 'o-a1b2c3d4e5'",
+    "Sid": "statement ids allow only letters and digits",
+}
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names allowed at ``loc`` (for "unknown field" messages)."""
+    model: Any = KmsflowConfig
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is not None:  # otherwise ``part`` is a key of a dict field (an account name): stay
+            model = _inner_model(field.annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The BaseModel inside ``list[X]``, ``X | None`` or ``dict[str, X]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None

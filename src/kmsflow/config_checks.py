@@ -1,0 +1,307 @@
+"""The second pass over a parsed configuration: what a value means, checked against kmsflow's tables.
+
+Each check yields ``(path, message)``; the loader adds file and line. The rules themselves live in the
+pure modules the constructs use too (``keyspec``, ``policy.roles``, ``policy.rules``, ``policy.separation``),
+so a configuration is refused with the same words as the equivalent construct call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from kmsflow.keyspec import KeySettings, alias_problem, resolve_key_settings
+from kmsflow.policy import rules
+from kmsflow.policy.roles import CRYPTO_ROLES, VIA_SERVICES, Role, role_fits
+from kmsflow.policy.separation import overlap_problem
+from kmsflow.principals import Principal, PrincipalRefError, parse_principal
+
+if TYPE_CHECKING:
+    from kmsflow.config import KeyConfig, KmsflowConfig, PolicyConfig
+
+Issue = tuple[str, str]
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+#: The role lists of a custom policy that take principals directly (all of them in the key's account).
+PRINCIPAL_ROLES = (
+    Role.ADMINISTRATORS,
+    Role.USERS,
+    Role.SIGNERS,
+    Role.VERIFIERS,
+    Role.PUBLIC_KEY_ENCRYPTERS,
+    Role.MAC_USERS,
+)
+
+
+def semantic_issues(config: KmsflowConfig) -> list[Issue]:
+    issues = list(_account_issues(config))
+    names: dict[str, int] = {}
+    for index, key in enumerate(config.keys):
+        path = f"keys[{index}]"
+        if key.name in names:
+            issues.append(
+                (
+                    f"{path}.name",
+                    f"key name {key.name!r} is already used by keys[{names[key.name]}]; names are "
+                    "construct ids and must be unique",
+                )
+            )
+        names.setdefault(key.name, index)
+        issues += _key_issues(config, key, path)
+    issues += _duplicate_alias_issues(config)
+    return issues
+
+
+def _account_issues(config: KmsflowConfig) -> Iterator[Issue]:
+    seen: dict[str, str] = {}
+    for name, account in config.accounts.items():
+        if not _ACCOUNT_ID.match(account.id):
+            yield (
+                f"accounts.{name}.id",
+                f"account id {account.id!r} is not 12 digits; write the AWS account "
+                "id as a quoted string, e.g. '111111111111'",
+            )
+        elif account.id in seen:
+            yield (
+                f"accounts.{name}.id",
+                f"account id {account.id} is also declared as {seen[account.id]!r}; "
+                "declare each account once",
+            )
+        seen.setdefault(account.id, name)
+
+
+def _key_issues(config: KmsflowConfig, key: KeyConfig, path: str) -> list[Issue]:
+    issues: list[Issue] = []
+    if key.account not in config.accounts:
+        issues.append((f"{path}.account", _unknown("account", key.account, config.accounts)))
+    if key.region not in config.regions:
+        issues.append((f"{path}.region", _unknown("region", key.region, config.regions)))
+    if key.multi_region is False and key.replicas:
+        issues.append(
+            (
+                f"{path}.replicas",
+                "replicas need a multi-region key; remove multi_region: false "
+                "(replicas imply it) or remove the replicas",
+            )
+        )
+    settings, problems = resolve_key_settings(
+        spec=key.spec,
+        usage=key.usage,
+        rotation=key.rotation,
+        rotation_days=key.rotation_days,
+        deletion_window_days=key.deletion_window_days,
+        origin=key.origin,
+        multi_region=bool(key.multi_region or key.replicas),
+    )
+    issues += [(f"{path}.{p.field}", p.message) for p in problems]
+    for i, alias in enumerate(key.aliases):
+        problem = alias_problem(alias)
+        if problem:
+            issues.append((f"{path}.aliases[{i}]", problem))
+    issues += _replica_issues(config, key, path)
+    if key.account in config.accounts:
+        issues += _policy_issues(config, key, settings, f"{path}.policy")
+    return issues
+
+
+def _replica_issues(config: KmsflowConfig, key: KeyConfig, path: str) -> Iterator[Issue]:
+    seen: set[str] = set()
+    for i, region in enumerate(key.replicas):
+        where = f"{path}.replicas[{i}]"
+        if region not in config.regions:
+            yield (where, _unknown("region", region, config.regions))
+        elif region == key.region or config.regions[region] == config.regions.get(key.region):
+            yield (
+                where,
+                f"replica region {region!r} ({config.regions[region]}) is the primary key's own "
+                "region; a replica must be in another region",
+            )
+        elif region in seen:
+            yield (where, f"replica region {region!r} is listed twice")
+        seen.add(region)
+
+
+def _policy_issues(
+    config: KmsflowConfig, key: KeyConfig, settings: KeySettings | None, path: str
+) -> list[Issue]:
+    policy = key.policy
+    given = _given_roles(policy)
+    if policy.mode == "default":
+        extra = [str(r) for r in given] + (["statements"] if policy.statements else [])
+        if extra or policy.separation_reason or "root_access" in policy.model_fields_set:
+            listed = ", ".join(extra) or "root_access/separation_reason"
+            return [
+                (
+                    f"{path}.mode",
+                    f"{listed} need mode: custom; with mode: default the account root holds "
+                    "kms:* and IAM policies decide; set mode: custom or remove them",
+                )
+            ]
+        return []
+    accounts = {name: acct.id for name, acct in config.accounts.items()}
+    issues: list[Issue] = []
+    resolved: dict[Role, list[str]] = defaultdict(list)
+    for role, where, refs in _principal_lists(policy):
+        for i, ref in enumerate(refs):
+            principal = _resolve(ref, accounts, config.partition, f"{path}.{where}[{i}]", issues)
+            if principal and principal.account_name != key.account:
+                issues.append(
+                    (
+                        f"{path}.{where}[{i}]",
+                        f"{ref!r} is in account {principal.account_name!r}, not "
+                        f"in this key's account {key.account!r}; principals of other accounts go under "
+                        "policy.cross_account",
+                    )
+                )
+            elif principal:
+                resolved[role].append(principal.arn)
+    issues += _cross_account_issues(policy, key, accounts, config.partition, path)
+    issues += _service_issues(policy, path)
+    if settings is not None:
+        for role in given:
+            problem = role_fits(role, settings)
+            if problem:
+                issues.append((f"{path}.{role}", f"{problem}; remove it or change the key"))
+    problem = overlap_problem(
+        resolved[Role.ADMINISTRATORS],
+        {str(role): resolved[role] for role in CRYPTO_ROLES},
+        policy.separation_reason,
+    )
+    if problem:
+        issues.append((f"{path}.administrators", problem))
+    issues += _statement_issues(policy, accounts, config, key, path)
+    return issues
+
+
+def _given_roles(policy: PolicyConfig) -> list[Role]:
+    given = [role for role, _, refs in _principal_lists(policy) if refs]
+    if policy.cross_account:
+        given.append(Role.CROSS_ACCOUNT)
+    if policy.organizations:
+        given.append(Role.ORGANIZATIONS)
+    return given
+
+
+def _principal_lists(policy: PolicyConfig) -> Iterator[tuple[Role, str, list[str]]]:
+    """(role, its path under ``policy``, its principal references) for every role given by principals."""
+    for role in PRINCIPAL_ROLES:
+        yield role, str(role), getattr(policy, str(role))
+    if policy.service_users:
+        yield Role.SERVICE_USERS, "service_users.principals", policy.service_users.principals
+
+
+def _cross_account_issues(
+    policy: PolicyConfig, key: KeyConfig, accounts: dict[str, str], partition: str, path: str
+) -> Iterator[Issue]:
+    for i, access in enumerate(policy.cross_account):
+        where = f"{path}.cross_account[{i}]"
+        if access.account not in accounts:
+            yield (f"{where}.account", _unknown("account", access.account, accounts))
+            continue
+        if access.account == key.account:
+            yield (
+                f"{where}.account",
+                f"account {access.account!r} is this key's own account; use users or "
+                "service_users for principals of the key's account",
+            )
+        for j, ref in enumerate(access.principals):
+            issues: list[Issue] = []
+            principal = _resolve(ref, accounts, partition, f"{where}.principals[{j}]", issues)
+            yield from issues
+            if principal and principal.account_name != access.account:
+                yield (
+                    f"{where}.principals[{j}]",
+                    f"{ref!r} is in account {principal.account_name!r}, not in "
+                    f"{access.account!r} that this entry opens the key to",
+                )
+
+
+def _service_issues(policy: PolicyConfig, path: str) -> Iterator[Issue]:
+    lists: list[tuple[str, list[str]]] = []
+    if policy.service_users:
+        lists.append((f"{path}.service_users.services", policy.service_users.services))
+        if policy.service_users.principals and not policy.service_users.services:
+            yield (
+                f"{path}.service_users.services",
+                "service_users lists principals but no services; name "
+                f"the services they use the key through (allowed: {', '.join(VIA_SERVICES)})",
+            )
+    lists += [
+        (f"{path}.cross_account[{i}].via_services", a.via_services)
+        for i, a in enumerate(policy.cross_account)
+    ]
+    lists += [
+        (f"{path}.organizations[{i}].via_services", o.via_services)
+        for i, o in enumerate(policy.organizations)
+    ]
+    for where, services in lists:
+        for j, name in enumerate(services):
+            if name not in VIA_SERVICES:
+                yield (f"{where}[{j}]", f"unknown service {name!r}; allowed: {', '.join(VIA_SERVICES)}")
+
+
+def _statement_issues(
+    policy: PolicyConfig, accounts: dict[str, str], config: KmsflowConfig, key: KeyConfig, path: str
+) -> Iterator[Issue]:
+    declared = set(accounts.values())
+    own = accounts[key.account]
+    for i, statement in enumerate(policy.statements):
+        where = f"{path}.statements[{i}]"
+        document = {"Statement": [statement.model_dump(exclude_none=True)]}
+        for message in rules.violations(document, own):
+            yield (where, message)
+        principal = statement.Principal
+        values = (
+            []
+            if principal == "*"
+            else [v for vs in principal.values() for v in ([vs] if isinstance(vs, str) else vs)]
+        )
+        for value in values:
+            match = re.search(r":iam::(\d{12}):", value) or re.fullmatch(r"(\d{12})", value)
+            if match and match.group(1) not in declared:
+                yield (
+                    f"{where}.Principal",
+                    f"principal {value!r} is in account {match.group(1)}, which is not "
+                    "declared under accounts:; declare it or fix the id",
+                )
+
+
+def _resolve(
+    ref: str, accounts: dict[str, str], partition: str, where: str, issues: list[Issue]
+) -> Principal | None:
+    try:
+        return parse_principal(ref, accounts, partition)
+    except PrincipalRefError as err:
+        issues.append((where, str(err)))
+        return None
+
+
+def _unknown(kind: str, value: str, declared: object) -> str:
+    names = ", ".join(declared) if isinstance(declared, dict) else ""  # type: ignore[arg-type]
+    plural = "accounts" if kind == "account" else "regions"
+    return f"unknown {kind} {value!r}; declared {plural}: {names or 'none'}; add it under {plural}: or fix the name"
+
+
+def _duplicate_alias_issues(config: KmsflowConfig) -> Iterator[Issue]:
+    """An alias names one key per account and region; replicas take their key's aliases to their region."""
+    first: dict[tuple[str, str, str], str] = {}
+    for index, key in enumerate(config.keys):
+        if key.account not in config.accounts or key.region not in config.regions:
+            continue
+        regions = [key.region] + [r for r in key.replicas if r in config.regions]
+        for i, alias in enumerate(key.aliases):
+            where = f"keys[{index}].aliases[{i}]"
+            for region in dict.fromkeys(regions):
+                slot = (config.accounts[key.account].id, config.regions[region], alias)
+                if slot in first and first[slot] != where:
+                    yield (
+                        where,
+                        f"duplicate alias {alias!r}: {first[slot]} already uses it in account "
+                        f"{key.account!r}, region {config.regions[region]}; an alias names exactly one key "
+                        "per account and region; rename one",
+                    )
+                    break
+                first.setdefault(slot, where)

@@ -1,0 +1,83 @@
+"""Reading YAML with the line of every value, and refusing what PyYAML would accept silently.
+
+PyYAML keeps the last of two equal keys in a mapping without a word; a configuration that says
+``rotation: true`` and later ``rotation: false`` is a mistake that must be reported, so duplicates are
+errors here. Only the YAML "safe" subset is read (no Python tags).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from kmsflow.errors import ConfigError, ConfigIssue
+
+Loc = tuple[int | str, ...]
+
+
+def load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
+    """Parse ``text``; return the data and a map from each path to its 1-based line."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError(source, [ConfigIssue("", "the file is empty; start from the README's example")])
+        lines: dict[Loc, int] = {}
+        issues: list[ConfigIssue] = []
+        _walk(node, (), lines, issues)
+        if issues:
+            raise ConfigError(source, issues)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else None
+        column = f", column {mark.column + 1}" if mark else ""
+        what = " ".join(filter(None, [err.context, err.problem]))
+        raise ConfigError(
+            source,
+            [ConfigIssue("", f"YAML syntax error{column}: {what}; fix the indentation or quoting", line)],
+        ) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(source, [ConfigIssue("", f"YAML error: {err}")]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source,
+            [ConfigIssue("", f"the top level must be a mapping of sections, got {type(data).__name__}", 1)],
+        )
+    return data, lines
+
+
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[ConfigIssue]) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                issues.append(
+                    ConfigIssue(
+                        format_path((*loc, key)),
+                        f"duplicate key {key!r} (first on line {seen[key]}); YAML would silently keep "
+                        "the last one; remove one of them",
+                        line,
+                    )
+                )
+            seen.setdefault(key, line)
+            lines[(*loc, key)] = line
+            _walk(value_node, (*loc, key), lines, issues)
+            lines[(*loc, key)] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*loc, index), lines, issues)
+
+
+def format_path(loc: Loc) -> str:
+    """``("keys", 2, "rotation_days")`` -> ``keys[2].rotation_days``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -1,0 +1,1 @@
+"""kmsflow's construct library: keys and key policies (``keys``), cdk-nag rules (``nag``)."""

@@ -1,0 +1,1 @@
+"""Thin stacks that wire kmsflow's constructs together, one stack per role per (account, region)."""
