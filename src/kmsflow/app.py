@@ -26,6 +26,7 @@ from kmsflow.constructs.nag import KmsflowChecks
 from kmsflow.errors import ConfigError, ConfigIssue, KeysError, KmsflowError
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
+from kmsflow.stacks.naming import keys_stack_name
 
 #: Feature flags kmsflow is written against. They live here, not in cdk.json, so that an app built in a
 #: test or a benchmark synthesizes exactly what `cdk synth` does.
@@ -41,8 +42,6 @@ FEATURE_FLAGS: dict[str, Any] = {
     # Replicas reference their primary across regions; keep CDK's producer-protecting behaviour explicitly.
     "@aws-cdk/core:defaultCrossStackReferences": "strong",
 }
-
-KEYS_STACK = "kmsflow-keys-{account}-{region}"
 
 
 def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> cdk.App:
@@ -62,8 +61,8 @@ def populate(
     stacks = {
         (account, region): KeysStack(
             app,
-            KEYS_STACK.format(account=account, region=region),
-            stack_name=KEYS_STACK.format(account=account, region=region),
+            keys_stack_name(account, region),
+            stack_name=keys_stack_name(account, region),
             description=f"kmsflow: customer managed KMS keys of account {account!r} in region {region!r}",
             env=cdk.Environment(account=config.account_id(account), region=config.region_code(region)),
             partition=config.partition,

@@ -138,13 +138,9 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG) -> KmsflowConfig:
     try:
         config = KmsflowConfig.model_validate(data)
     except ValidationError as err:
-        issues = [
-            ConfigIssue(path, message, _line(lines, loc)) for loc, path, message in _pydantic_issues(err)
-        ]
+        issues = [ConfigIssue(path, message, _line(lines, loc)) for loc, path, message in _pydantic_issues(err)]
         raise ConfigError(source, issues) from None
-    issues = [
-        ConfigIssue(path, message, _line(lines, _loc(path))) for path, message in semantic_issues(config)
-    ]
+    issues = [ConfigIssue(path, message, _line(lines, _loc(path))) for path, message in semantic_issues(config)]
     if issues:
         raise ConfigError(source, issues)
     return config
@@ -199,10 +195,8 @@ def _describe(error: Any, loc: tuple[int | str, ...]) -> str:
     if kind == "literal_error":
         return f"got {value!r}; {error['msg'][0].lower()}{error['msg'][1:]}"
     if kind == "string_pattern_mismatch":
-        hint = _PATTERN_HINTS.get(loc[-1], "") if loc else ""
-        return f"got {value!r}, which does not match {error['ctx']['pattern']}" + (
-            f"; {hint}" if hint else ""
-        )
+        hint = _PATTERN_HINTS.get("regions" if loc[:1] == ("regions",) else loc[-1], "") if loc else ""
+        return f"got {value!r}, which does not match {error['ctx']['pattern']}" + (f"; {hint}" if hint else "")
     return f"got {value!r} ({type(value).__name__}); {error['msg'].lower()}"
 
 
@@ -210,6 +204,7 @@ _PATTERN_HINTS: dict[int | str, str] = {
     "name": "use letters, digits and '-', starting with a letter (at most 63 characters)",
     "id": "an organization id looks like 'o-a1b2c3d4e5'",
     "Sid": "statement ids allow only letters and digits",
+    "regions": "write an AWS region code such as 'eu-west-1'",
 }
 
 

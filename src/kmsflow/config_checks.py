@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from kmsflow.keyspec import KeySettings, alias_problem, resolve_key_settings
@@ -67,8 +67,7 @@ def _account_issues(config: KmsflowConfig) -> Iterator[Issue]:
         elif account.id in seen:
             yield (
                 f"accounts.{name}.id",
-                f"account id {account.id} is also declared as {seen[account.id]!r}; "
-                "declare each account once",
+                f"account id {account.id} is also declared as {seen[account.id]!r}; declare each account once",
             )
         seen.setdefault(account.id, name)
 
@@ -124,9 +123,7 @@ def _replica_issues(config: KmsflowConfig, key: KeyConfig, path: str) -> Iterato
         seen.add(region)
 
 
-def _policy_issues(
-    config: KmsflowConfig, key: KeyConfig, settings: KeySettings | None, path: str
-) -> list[Issue]:
+def _policy_issues(config: KmsflowConfig, key: KeyConfig, settings: KeySettings | None, path: str) -> list[Issue]:
     policy = key.policy
     given = _given_roles(policy)
     if policy.mode == "default":
@@ -229,14 +226,8 @@ def _service_issues(policy: PolicyConfig, path: str) -> Iterator[Issue]:
                 "service_users lists principals but no services; name "
                 f"the services they use the key through (allowed: {', '.join(VIA_SERVICES)})",
             )
-    lists += [
-        (f"{path}.cross_account[{i}].via_services", a.via_services)
-        for i, a in enumerate(policy.cross_account)
-    ]
-    lists += [
-        (f"{path}.organizations[{i}].via_services", o.via_services)
-        for i, o in enumerate(policy.organizations)
-    ]
+    lists += [(f"{path}.cross_account[{i}].via_services", a.via_services) for i, a in enumerate(policy.cross_account)]
+    lists += [(f"{path}.organizations[{i}].via_services", o.via_services) for i, o in enumerate(policy.organizations)]
     for where, services in lists:
         for j, name in enumerate(services):
             if name not in VIA_SERVICES:
@@ -255,9 +246,7 @@ def _statement_issues(
             yield (where, message)
         principal = statement.Principal
         values = (
-            []
-            if principal == "*"
-            else [v for vs in principal.values() for v in ([vs] if isinstance(vs, str) else vs)]
+            [] if principal == "*" else [v for vs in principal.values() for v in ([vs] if isinstance(vs, str) else vs)]
         )
         for value in values:
             match = re.search(r":iam::(\d{12}):", value) or re.fullmatch(r"(\d{12})", value)
@@ -269,9 +258,7 @@ def _statement_issues(
                 )
 
 
-def _resolve(
-    ref: str, accounts: dict[str, str], partition: str, where: str, issues: list[Issue]
-) -> Principal | None:
+def _resolve(ref: str, accounts: dict[str, str], partition: str, where: str, issues: list[Issue]) -> Principal | None:
     try:
         return parse_principal(ref, accounts, partition)
     except PrincipalRefError as err:
@@ -279,8 +266,8 @@ def _resolve(
         return None
 
 
-def _unknown(kind: str, value: str, declared: object) -> str:
-    names = ", ".join(declared) if isinstance(declared, dict) else ""  # type: ignore[arg-type]
+def _unknown(kind: str, value: str, declared: Mapping[str, object]) -> str:
+    names = ", ".join(declared)
     plural = "accounts" if kind == "account" else "regions"
     return f"unknown {kind} {value!r}; declared {plural}: {names or 'none'}; add it under {plural}: or fix the name"
 

@@ -128,7 +128,7 @@ def resolve_key_settings(
     resolved_origin = _resolve_origin(origin, problems)
     can_rotate = info.rotatable and resolved_origin is KeyOrigin.AWS_KMS
     why_not = (
-        f"automatic rotation exists only for SYMMETRIC_DEFAULT keys; {spec} is a {info.family} key"
+        f"automatic rotation exists only for SYMMETRIC_DEFAULT keys, not for {spec} keys"
         if not info.rotatable
         else "automatic rotation exists only for keys with AWS_KMS origin; this key has origin EXTERNAL "
         "(rotate imported material on demand instead)"
@@ -137,9 +137,7 @@ def resolve_key_settings(
         problems.append(SettingProblem("rotation", f"rotation: true is not allowed: {why_not}; remove it"))
     if rotation_days is not None and not can_rotate:
         problems.append(
-            SettingProblem(
-                "rotation_days", f"rotation_days: {rotation_days} is not allowed: {why_not}; remove it"
-            )
+            SettingProblem("rotation_days", f"rotation_days: {rotation_days} is not allowed: {why_not}; remove it")
         )
     if rotation is False and rotation_days is not None and can_rotate:
         problems.append(
@@ -184,26 +182,18 @@ def resolve_key_settings(
     )
 
 
-def _resolve_usage(
-    spec: str, info: SpecInfo, usage: str | None, problems: list[SettingProblem]
-) -> KeyUsage | None:
+def _resolve_usage(spec: str, info: SpecInfo, usage: str | None, problems: list[SettingProblem]) -> KeyUsage | None:
     allowed = " or ".join(info.usages)
     if usage is None:
         if info.default_usage is None:
-            problems.append(
-                SettingProblem("usage", f"{spec} keys can be used for {allowed}; say which with usage:")
-            )
+            problems.append(SettingProblem("usage", f"{spec} keys can be used for {allowed}; say which with usage:"))
         return info.default_usage
     if usage not in KeyUsage.__members__:
-        problems.append(
-            SettingProblem("usage", f"unknown key usage {usage!r}; allowed: {', '.join(KeyUsage)}")
-        )
+        problems.append(SettingProblem("usage", f"unknown key usage {usage!r}; allowed: {', '.join(KeyUsage)}"))
         return None
     resolved = KeyUsage(usage)
     if resolved not in info.usages:
-        problems.append(
-            SettingProblem("usage", f"usage {usage} does not fit key spec {spec}; {spec} allows {allowed}")
-        )
+        problems.append(SettingProblem("usage", f"usage {usage} does not fit key spec {spec}; {spec} allows {allowed}"))
         return None
     return resolved
 

@@ -48,8 +48,6 @@ def parse_principal(ref: str, accounts: Mapping[str, str], partition: str) -> Pr
                 f"(declared: {', '.join(f'{k}={v}' for k, v in accounts.items()) or 'none'}); declare it"
             )
         if arn_partition != partition:
-            raise PrincipalRefError(
-                f"principal {ref!r} is in partition {arn_partition}; this file is {partition}"
-            )
+            raise PrincipalRefError(f"principal {ref!r} is in partition {arn_partition}; this file is {partition}")
         return Principal(ref, by_id[account_id], account_id)
     raise PrincipalRefError(f"principal {ref!r} is not a principal reference; write {FORMS}")

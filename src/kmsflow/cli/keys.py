@@ -44,9 +44,7 @@ _MATERIAL_HELP = (
 def import_material(
     key_id: Annotated[
         str,
-        typer.Option(
-            "--key-id", help="Key ID, key ARN or alias (alias/NAME) of a KMS key with origin EXTERNAL."
-        ),
+        typer.Option("--key-id", help="Key ID, key ARN or alias (alias/NAME) of a KMS key with origin EXTERNAL."),
     ],
     material: Annotated[str, typer.Option("--material", help=_MATERIAL_HELP)],
     region: Annotated[
@@ -61,9 +59,7 @@ def import_material(
     ] = None,
     role_arn: Annotated[
         str | None,
-        typer.Option(
-            "--role-arn", help="IAM role to assume for the KMS calls (default: the current credentials)."
-        ),
+        typer.Option("--role-arn", help="IAM role to assume for the KMS calls (default: the current credentials)."),
     ] = None,
     wrapping_algorithm: Annotated[
         str,
@@ -94,9 +90,7 @@ def import_material(
     The material is wrapped locally under a fresh KMS wrapping key and sent only in that wrapped form.
     """
     try:
-        result = _run_import(
-            key_id, material, region, role_arn, wrapping_algorithm, wrapping_key_spec, expires_at
-        )
+        result = _run_import(key_id, material, region, role_arn, wrapping_algorithm, wrapping_key_spec, expires_at)
     except KmsflowError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(code=1) from None
@@ -138,8 +132,7 @@ def _parse_expiry(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError as err:
         raise KeyMaterialError(
-            f"--expires-at {text!r} is not an ISO 8601 time. "
-            "Give one with a time zone, e.g. 2027-01-01T00:00:00Z."
+            f"--expires-at {text!r} is not an ISO 8601 time. Give one with a time zone, e.g. 2027-01-01T00:00:00Z."
         ) from err
 
 

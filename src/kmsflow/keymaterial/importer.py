@@ -45,8 +45,7 @@ _ERROR_ADVICE = {
     "NotFoundException": "check the key ID or ARN and the --region (keys are regional)",
     "InvalidArnException": "pass a key ID, key ARN or alias name of a key in this account and region",
     "UnsupportedOperationException": "create the key with origin: EXTERNAL, then import into that key",
-    "KMSInvalidStateException": "the key must be PendingImport, Enabled or Disabled (cancel a pending "
-    "deletion first)",
+    "KMSInvalidStateException": "the key must be PendingImport, Enabled or Disabled (cancel a pending deletion first)",
     "InvalidCiphertextException": "KMS could not unwrap the material: run the import again, so that the "
     "material is wrapped under the public key of a fresh GetParametersForImport response",
     "ExpiredImportTokenException": "the import token and wrapping key are valid for 24 hours: run the import "

@@ -48,9 +48,7 @@ class WrappingAlgorithm:
 
     def oaep(self) -> padding.OAEP:
         """The OAEP padding KMS expects: MGF1 with the same hash as the OAEP digest, no label."""
-        return padding.OAEP(
-            mgf=padding.MGF1(algorithm=self.hash_factory()), algorithm=self.hash_factory(), label=None
-        )
+        return padding.OAEP(mgf=padding.MGF1(algorithm=self.hash_factory()), algorithm=self.hash_factory(), label=None)
 
 
 #: Wrapping algorithms kmsflow supports, by their KMS name. RSAES_PKCS1_V1_5 is absent on purpose (KMS no
@@ -59,9 +57,7 @@ WRAPPING_ALGORITHMS: dict[str, WrappingAlgorithm] = {
     "RSAES_OAEP_SHA_1": WrappingAlgorithm("RSAES_OAEP_SHA_1", hashes.SHA1, aes_key_wrap=False),
     "RSAES_OAEP_SHA_256": WrappingAlgorithm("RSAES_OAEP_SHA_256", hashes.SHA256, aes_key_wrap=False),
     "RSA_AES_KEY_WRAP_SHA_1": WrappingAlgorithm("RSA_AES_KEY_WRAP_SHA_1", hashes.SHA1, aes_key_wrap=True),
-    "RSA_AES_KEY_WRAP_SHA_256": WrappingAlgorithm(
-        "RSA_AES_KEY_WRAP_SHA_256", hashes.SHA256, aes_key_wrap=True
-    ),
+    "RSA_AES_KEY_WRAP_SHA_256": WrappingAlgorithm("RSA_AES_KEY_WRAP_SHA_256", hashes.SHA256, aes_key_wrap=True),
 }
 
 #: Why a known algorithm is refused, for a message better than "unknown".
@@ -98,15 +94,11 @@ class MaterialRule:
         return f"{self.min_bytes} to {self.max_bytes} bytes"
 
 
-_PKCS8 = (
-    "a DER-encoded PKCS#8 private key (RFC 5208); import only the private key, KMS derives the public key"
-)
+_PKCS8 = "a DER-encoded PKCS#8 private key (RFC 5208); import only the private key, KMS derives the public key"
 
 
 def _hmac_rule(bits: int) -> MaterialRule:
-    return MaterialRule(
-        "hmac", bits // 8, 128, needs_aes_key_wrap=False, description="random bytes (RFC 2104)"
-    )
+    return MaterialRule("hmac", bits // 8, 128, needs_aes_key_wrap=False, description="random bytes (RFC 2104)")
 
 
 def _asymmetric_rule(kind: str, needs_aes_key_wrap: bool) -> MaterialRule:

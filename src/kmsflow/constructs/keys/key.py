@@ -29,7 +29,6 @@ from kmsflow.policy.intents import Intent, intent_actions, intent_problem
 from kmsflow.policy.roles import CRYPTO_ROLES, Role
 from kmsflow.policy.separation import overlap_problem
 
-
 #: The cdk-nag findings for a symmetric key without automatic rotation (AwsSolutions, NIST 800-53 R5).
 ROTATION_RULES = (
     "AwsSolutions::AwsSolutions-KMS5",
@@ -123,10 +122,7 @@ class _PolicyGuard:
 
     def validate(self) -> list[str]:
         resolved = Stack.of(self._scope).resolve(self._document.to_json())
-        return [
-            f"{self._scope.node.path}: {msg}"
-            for msg in rules.violations(resolved, known_account(self._scope))
-        ]
+        return [f"{self._scope.node.path}: {msg}" for msg in rules.violations(resolved, known_account(self._scope))]
 
 
 def build_policy_document(
@@ -247,8 +243,7 @@ class KmsflowKey(Construct, _GrantsByIntent):
                     *(Acknowledgment(id=rule, reason=EXTERNAL_ROTATION_REASON) for rule in ROTATION_RULES)
                 )
         self.aliases = [
-            kms.Alias(self, alias_construct_id(name), alias_name=name, target_key=self.key)
-            for name in aliases
+            kms.Alias(self, alias_construct_id(name), alias_name=name, target_key=self.key) for name in aliases
         ]
 
     @property

@@ -137,9 +137,7 @@ def default_statements(ctx: PolicyContext) -> list[iam.PolicyStatement]:
     ]
 
 
-def custom_statements(
-    policy: CustomKeyPolicy, settings: KeySettings, ctx: PolicyContext
-) -> list[iam.PolicyStatement]:
+def custom_statements(policy: CustomKeyPolicy, settings: KeySettings, ctx: PolicyContext) -> list[iam.PolicyStatement]:
     """The statements of a custom policy; raises :class:`KeyPolicyError` if a role does not fit the key."""
     _check_roles_fit(policy, settings)
     statements = [_root_statement(policy.root_access, settings, ctx)]
@@ -157,9 +155,7 @@ def custom_statements(
                 )
             )
     if policy.service_users and policy.service_users.principals and grants_for_aws_resources(settings):
-        statements.append(
-            _grants_statement("ServiceUsersGrantsForAwsResources", policy.service_users.principals)
-        )
+        statements.append(_grants_statement("ServiceUsersGrantsForAwsResources", policy.service_users.principals))
     for access in policy.cross_account:
         statements += _cross_account_statements(access, settings, ctx)
     for org in policy.organizations:
@@ -232,9 +228,7 @@ def _grants_statement(sid: str, principals: Sequence[iam.IPrincipal]) -> iam.Pol
 def _cross_account_statements(
     access: CrossAccountAccess, settings: KeySettings, ctx: PolicyContext
 ) -> list[iam.PolicyStatement]:
-    principals = list(access.principals) or [
-        iam.ArnPrincipal(f"arn:{ctx.partition}:iam::{access.account_id}:root")
-    ]
+    principals = list(access.principals) or [iam.ArnPrincipal(f"arn:{ctx.partition}:iam::{access.account_id}:root")]
     conditions: dict[str, dict[str, object]] = {"StringEquals": {"kms:CallerAccount": access.account_id}}
     if access.via_services:
         conditions["StringEquals"]["kms:ViaService"] = via_service_values(

