@@ -293,9 +293,7 @@ class FakeKms:
             )
         )
         if ImportType is not None or KeyMaterialId is not None:
-            raise NotImplementedError(
-                "the fake models only the default ImportType (first import, then reimport)"
-            )
+            raise NotImplementedError("the fake models only the default ImportType (first import, then reimport)")
         key = self._importable_key(operation, KeyId)
         parameters = self._check_token(operation, key, ImportToken)
         expiration_model, valid_to = self._check_expiration(operation, ExpirationModel, ValidTo)
@@ -373,9 +371,7 @@ class FakeKms:
             return model, None
         if model != "KEY_MATERIAL_EXPIRES" or valid_to is None:
             raise client_error(operation, "ValidationException", "KEY_MATERIAL_EXPIRES requires ValidTo.")
-        aware = (
-            valid_to if valid_to.tzinfo is not None else valid_to.replace(tzinfo=UTC)
-        )  # as botocore sends it
+        aware = valid_to if valid_to.tzinfo is not None else valid_to.replace(tzinfo=UTC)  # as botocore sends it
         now = datetime.now(UTC)
         if not now < aware <= now + timedelta(days=365):
             raise client_error(
@@ -418,8 +414,5 @@ def _fits_key_spec(key_spec: str, material: bytes) -> bool:
     if key_spec in _RSA_BITS:
         return isinstance(private_key, rsa.RSAPrivateKey) and private_key.key_size == _RSA_BITS[key_spec]
     if key_spec in _ECC_CURVES:
-        return (
-            isinstance(private_key, ec.EllipticCurvePrivateKey)
-            and private_key.curve.name == _ECC_CURVES[key_spec]
-        )
+        return isinstance(private_key, ec.EllipticCurvePrivateKey) and private_key.curve.name == _ECC_CURVES[key_spec]
     return False

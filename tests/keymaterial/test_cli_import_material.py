@@ -70,9 +70,7 @@ def _assert_no_leak(text: str, material: bytes) -> None:
     assert material.decode("latin-1") not in text
 
 
-def test_success_prints_one_line_per_fact(
-    spy: ClientSpy, kms: FakeKms, material_file: tuple[Path, bytes]
-) -> None:
+def test_success_prints_one_line_per_fact(spy: ClientSpy, kms: FakeKms, material_file: tuple[Path, bytes]) -> None:
     path, material = material_file
     key = kms.add_key()
 
@@ -90,9 +88,7 @@ def test_success_prints_one_line_per_fact(
     assert spy.calls == [("kms", {"region": "eu-west-1", "role_arn": None})]
 
 
-def test_every_option_is_passed_through(
-    spy: ClientSpy, kms: FakeKms, material_file: tuple[Path, bytes]
-) -> None:
+def test_every_option_is_passed_through(spy: ClientSpy, kms: FakeKms, material_file: tuple[Path, bytes]) -> None:
     path, material = material_file
     key = kms.add_key(key_spec="SYMMETRIC_DEFAULT")
     expires = (datetime.now(UTC) + timedelta(days=90)).replace(microsecond=0)
@@ -154,9 +150,7 @@ def test_group_without_arguments_shows_its_commands() -> None:
     assert "import-material" in result.output
 
 
-def test_kms_refusal_exits_1_without_traceback(
-    spy: ClientSpy, kms: FakeKms, material_file: tuple[Path, bytes]
-) -> None:
+def test_kms_refusal_exits_1_without_traceback(spy: ClientSpy, kms: FakeKms, material_file: tuple[Path, bytes]) -> None:
     path, material = material_file
     key = kms.add_key(origin="AWS_KMS")
 

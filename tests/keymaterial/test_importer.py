@@ -85,9 +85,7 @@ def test_expiry_in_another_time_zone_is_accepted(kms: FakeKms) -> None:
     key = kms.add_key()
     tokyo = datetime.now(timezone(timedelta(hours=9))) + timedelta(days=2)
 
-    assert (
-        import_key_material(kms, key_id=key.key_id, material=os.urandom(32), valid_to=tokyo).valid_to == tokyo
-    )
+    assert import_key_material(kms, key_id=key.key_id, material=os.urandom(32), valid_to=tokyo).valid_to == tokyo
 
 
 @pytest.mark.parametrize(
@@ -152,9 +150,7 @@ def test_reimporting_the_same_material_is_accepted(kms: FakeKms) -> None:
     material = os.urandom(32)
     import_key_material(kms, key_id=key.key_id, material=material)
 
-    import_key_material(
-        kms, key_id=key.key_id, material=material, wrapping_algorithm="RSA_AES_KEY_WRAP_SHA_256"
-    )
+    import_key_material(kms, key_id=key.key_id, material=material, wrapping_algorithm="RSA_AES_KEY_WRAP_SHA_256")
 
     assert key.import_count == 2
     assert kms.material_of(key.key_id) == material
@@ -233,9 +229,7 @@ def test_wrong_material_length_is_refused_before_asking_for_import_parameters(
         (datetime.now() + timedelta(days=1), "no time zone"),  # naive on purpose
     ],
 )
-def test_invalid_expiry_is_refused_without_calling_kms(
-    kms: FakeKms, valid_to: datetime, expected: str
-) -> None:
+def test_invalid_expiry_is_refused_without_calling_kms(kms: FakeKms, valid_to: datetime, expected: str) -> None:
     key = kms.add_key()
 
     with pytest.raises(KeyMaterialError, match=expected):
@@ -252,9 +246,7 @@ def test_invalid_expiry_is_refused_without_calling_kms(
         ("wrapping_key_spec", "SM2"),
     ],
 )
-def test_unsupported_wrapping_choices_are_refused_without_calling_kms(
-    kms: FakeKms, argument: str, value: str
-) -> None:
+def test_unsupported_wrapping_choices_are_refused_without_calling_kms(kms: FakeKms, argument: str, value: str) -> None:
     key = kms.add_key()
     kwargs: dict[str, Any] = {argument: value}
 
@@ -417,9 +409,7 @@ def test_requests_and_fake_responses_match_botocores_kms_model(monkeypatch: pyte
     )
 
     with Stubber(real) as stub:
-        stub.add_response(
-            "describe_key", _without_metadata(fake.describe_key(KeyId=key.key_id)), {"KeyId": key.key_id}
-        )
+        stub.add_response("describe_key", _without_metadata(fake.describe_key(KeyId=key.key_id)), {"KeyId": key.key_id})
         stub.add_response(
             "get_parameters_for_import",
             parameters,

@@ -178,9 +178,7 @@ AWS_MATERIAL_LENGTHS = {
 
 
 def test_table_matches_the_aws_documentation() -> None:
-    assert {spec: (rule.min_bytes, rule.max_bytes) for spec, rule in MATERIAL_RULES.items()} == (
-        AWS_MATERIAL_LENGTHS
-    )
+    assert {spec: (rule.min_bytes, rule.max_bytes) for spec, rule in MATERIAL_RULES.items()} == (AWS_MATERIAL_LENGTHS)
     assert [spec for spec, rule in MATERIAL_RULES.items() if rule.needs_aes_key_wrap] == [
         "RSA_2048",
         "RSA_3072",

@@ -1,0 +1,53 @@
+"""Small helpers for construct tests: stacks with fixed example environments and template lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+
+from constructs import Construct
+from kmsflow.app import new_app
+
+ACCOUNT = "111111111111"
+OTHER = "222222222222"
+PARTNER = "333333333333"
+REGION = "eu-west-1"
+REGION_2 = "eu-central-1"
+
+
+def role(name: str, account: str = ACCOUNT) -> iam.ArnPrincipal:
+    return iam.ArnPrincipal(role_arn(name, account))
+
+
+def role_arn(name: str, account: str = ACCOUNT) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def new_stack(
+    app: cdk.App | None = None, id: str = "Test", *, account: str = ACCOUNT, region: str = REGION, **props: Any
+) -> cdk.Stack:
+    return cdk.Stack(app or new_app(), id, env=cdk.Environment(account=account, region=region), **props)
+
+
+def template(stack: cdk.Stack) -> dict[str, Any]:
+    """The synthesized template of ``stack`` (synthesizes its whole app)."""
+    app = stack.node.root
+    assert isinstance(app, cdk.App)
+    return app.synth().get_stack_by_name(stack.stack_name).template  # type: ignore[no-any-return]
+
+
+def resource(tpl: dict[str, Any], stack: cdk.Stack, construct: Construct) -> dict[str, Any]:
+    """The template entry of an L1 construct."""
+    logical_id = stack.resolve(stack.get_logical_id(construct))  # type: ignore[arg-type]
+    return tpl["Resources"][logical_id]  # type: ignore[no-any-return]
+
+
+def statements(key_resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A key resource's policy statements by Sid."""
+    return {s.get("Sid", f"#{i}"): s for i, s in enumerate(key_resource["Properties"]["KeyPolicy"]["Statement"])}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
