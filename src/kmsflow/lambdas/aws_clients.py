@@ -17,7 +17,7 @@ from botocore.config import Config
 MAX_ATTEMPTS = 10
 
 RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     connect_timeout=10,
     read_timeout=60,
 )
