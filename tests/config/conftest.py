@@ -57,12 +57,13 @@ def dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
 
 
-def line_of(text: str, needle: str, *, occurrence: int = 1) -> int:
-    """The 1-based line of the ``occurrence``-th line of ``text`` containing ``needle``."""
+def line_of(text: str, needle: str, *, occurrence: int | None = None) -> int:
+    """The 1-based line of ``text`` containing ``needle``: the only one, or the ``occurrence``-th (from 1)."""
     found = [n for n, line in enumerate(text.splitlines(), start=1) if needle in line]
+    if occurrence is None:
+        assert len(found) == 1, f"{needle!r} is on lines {found}, not on exactly one, in:\n{text}"
+        return found[0]
     assert len(found) >= occurrence, f"{needle!r} occurs {len(found)} time(s) in:\n{text}"
-    if occurrence == 1:
-        assert len(found) == 1, f"{needle!r} is ambiguous (lines {found}) in:\n{text}"
     return found[occurrence - 1]
 
 
