@@ -14,6 +14,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
+from constructs import Construct
 from kmsflow.config import DEFAULT_CONFIG, KeyConfig, KmsflowConfig, load_config
 from kmsflow.constructs.keys import (
     CrossAccountAccess,
@@ -75,8 +76,9 @@ def populate(
     for index, key in enumerate(config.keys):
         try:
             primary = stacks[(key.account, key.region)].add_key(_key_definition(config, key))
+            _acknowledge(primary, key)
             for region in key.replicas:
-                stacks[(key.account, region)].add_replica(
+                replica = stacks[(key.account, region)].add_replica(
                     ReplicaDefinition(
                         name=key.name,
                         primary=primary,
@@ -87,6 +89,7 @@ def populate(
                         tags=key.tags,
                     )
                 )
+                _acknowledge(replica, key)
         except KeysError as err:
             path = f"keys[{index}]" + (f".{err.field}" if err.field else "")
             raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
@@ -95,6 +98,14 @@ def populate(
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), KmsflowChecks(app))
     return {stack.stack_name: stack for stack in stacks.values()}
+
+
+def _acknowledge(scope: Construct, key: KeyConfig) -> None:
+    """The cdk-nag findings this key's configuration accepts, each with its reason."""
+    if key.acknowledgments:
+        cdk.Validations.of(scope).acknowledge(
+            *(cdk.Acknowledgment(id=ack.id, reason=ack.reason) for ack in key.acknowledgments)
+        )
 
 
 def _key_definition(config: KmsflowConfig, key: KeyConfig) -> KeyDefinition:
@@ -167,5 +178,22 @@ def main() -> int:
     except KmsflowError as err:
         print(f"kmsflow: {err}", file=sys.stderr)
         return 2
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as err:  # jsii surfaces CDK validation and cdk-nag failures as RuntimeError
+        print(f"kmsflow: synth failed: {_first_line(err)}\n{SYNTH_FAILED_HINT}", file=sys.stderr)
+        return 1
     return 0
+
+
+#: What to do when cdk-nag or a construct validation fails at synth (the findings are printed above).
+SYNTH_FAILED_HINT = (
+    "kmsflow: each finding above names the construct and the rule; fix the key in the configuration, or, if "
+    "the finding is accepted, add it to that key's `acknowledgments:` with the id printed after "
+    "'Acknowledge with' and a reason a security reviewer would accept"
+)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -25,6 +25,9 @@ DEFAULT_CONFIG = "kmsflow.yaml"
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,62}$")]
 
+#: An acknowledgment's reason must say something: "ok" is not a reason a security reviewer accepts.
+MIN_REASON_LENGTH = 20
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -84,6 +87,13 @@ class PolicyConfig(_Strict):
     separation_reason: str | None = None
 
 
+class AcknowledgmentConfig(_Strict):
+    """A cdk-nag finding accepted for one key, with the reason a reviewer reads in the template metadata."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9.]+::[A-Za-z0-9.]+-[A-Za-z0-9]+(\[.+\])?$")]
+    reason: Annotated[str, Field(min_length=MIN_REASON_LENGTH)]
+
+
 class KeyConfig(_Strict):
     """One customer managed key. ``name`` is its construct id: renaming it replaces the key."""
 
@@ -103,6 +113,7 @@ class KeyConfig(_Strict):
     enabled: bool = True
     policy: PolicyConfig = PolicyConfig()
     tags: dict[str, str] = {}
+    acknowledgments: list[AcknowledgmentConfig] = []
 
 
 class KmsflowConfig(_Strict):
@@ -202,9 +213,10 @@ def _describe(error: Any, loc: tuple[int | str, ...]) -> str:
 
 _PATTERN_HINTS: dict[int | str, str] = {
     "name": "use letters, digits and '-', starting with a letter (at most 63 characters)",
-    "id": "an organization id looks like 'o-a1b2c3d4e5'",
     "Sid": "statement ids allow only letters and digits",
     "regions": "write an AWS region code such as 'eu-west-1'",
+    "id": "an organization id looks like 'o-a1b2c3d4e5'; an acknowledgment id like "
+    "'AwsSolutions::AwsSolutions-KMS5' (as cdk-nag prints it after 'Acknowledge with')",
 }
 
 

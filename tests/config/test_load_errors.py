@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from kmsflow.config import KeyConfig, PolicyConfig
 from kmsflow.keyspec import SPECS, KeyUsage
 from kmsflow.policy.roles import VIA_SERVICES
 
@@ -28,14 +29,9 @@ from .conftest import (
 
 ALLOWED_SPECS = ", ".join(SPECS)
 ALLOWED_SERVICES = ", ".join(VIA_SERVICES)
-KEY_FIELDS = (
-    "name, account, region, description, aliases, spec, usage, rotation, rotation_days, deletion_window_days, "
-    "origin, multi_region, replicas, enabled, policy, tags"
-)
-POLICY_FIELDS = (
-    "mode, root_access, administrators, users, service_users, signers, verifiers, public_key_encrypters, "
-    "mac_users, cross_account, organizations, statements, separation_reason"
-)
+#: The fields "unknown field" messages list, in declaration order (the model grows; the message must follow).
+KEY_FIELDS = ", ".join(KeyConfig.model_fields)
+POLICY_FIELDS = ", ".join(PolicyConfig.model_fields)
 ADMIN = "security:role/KeyAdministrator"
 ADMIN_ARN = "arn:aws:iam::111111111111:role/KeyAdministrator"
 
@@ -143,6 +139,17 @@ def test_duplicate_account_name() -> None:
 # ------------------------------------------------------------------------------------------ structure (pydantic)
 
 
+def test_allowed_field_lists_start_with_the_documented_fields() -> None:
+    assert KEY_FIELDS.startswith(
+        "name, account, region, description, aliases, spec, usage, rotation, rotation_days, deletion_window_days, "
+        "origin, multi_region, replicas, enabled, policy, tags"
+    )
+    assert POLICY_FIELDS.startswith(
+        "mode, root_access, administrators, users, service_users, signers, verifiers, public_key_encrypters, "
+        "mac_users, cross_account, organizations, statements, separation_reason"
+    )
+
+
 def test_unknown_top_level_field() -> None:
     data = config()
     data["key"] = [key()]  # "keys" misspelt
@@ -182,9 +189,7 @@ def test_unknown_top_level_field() -> None:
             id="policy",
         ),
         pytest.param(
-            lambda d: d["keys"][0].update(
-                policy=custom(service_users={"principals": [], "services": [], "roles": []})
-            ),
+            lambda d: d["keys"][0].update(policy=custom(service_users={"principals": [], "services": [], "roles": []})),
             "keys[0].policy.service_users.roles",
             "roles:",
             "principals, services",
@@ -341,18 +346,20 @@ def test_key_name_pattern(name: str) -> None:
     )
 
 
-def test_account_name_pattern_points_at_the_name() -> None:
-    """BUG (reported): the path of a bad account name reads 'accounts.my_acct.[key]' and has no hint."""
+@pytest.mark.parametrize("section", ["accounts", "regions"])
+def test_bad_account_or_region_name_points_at_the_name(section: str) -> None:
+    """BUG (reported): the path reads 'accounts.my_name.[key]'; accounts get no hint, regions a wrong one."""
     data = config()
-    data["accounts"]["my_acct"] = data["accounts"].pop("partner")
+    data[section]["my_name"] = data[section].pop("secondary" if section == "regions" else "partner")
     text = dump(data)
-    expect_issue(
+    issue = expect_issue(
         text,
-        "accounts.my_acct",
-        line_of(text, "my_acct:"),
-        "got 'my_acct', which does not match",
+        f"{section}.my_name",
+        line_of(text, "my_name:"),
+        "got 'my_name', which does not match ^[A-Za-z][A-Za-z0-9-]{0,62}$",
         "use letters, digits and '-', starting with a letter",
     )
+    assert "region code" not in issue.message
 
 
 # ------------------------------------------------------------------------------------------- accounts, regions
@@ -872,9 +879,7 @@ def test_malformed_principal_reference(ref: str) -> None:
 def test_principal_arn_of_another_partition() -> None:
     ref = "arn:aws-cn:iam::111111111111:role/App"
     text = one_key(policy=custom(users=[ref]))
-    expect_issue(
-        text, "keys[0].policy.users[0]", line_of(text, f"- {ref}"), "is in partition aws-cn; this file is aws"
-    )
+    expect_issue(text, "keys[0].policy.users[0]", line_of(text, f"- {ref}"), "is in partition aws-cn; this file is aws")
 
 
 def test_cross_account_naming_the_own_account() -> None:
@@ -1105,9 +1110,7 @@ def test_administrators_overlapping_users_with_a_reason_loads() -> None:
 
 def test_a_blank_separation_reason_is_no_reason() -> None:
     text = one_key(policy=custom(administrators=[ADMIN], users=[ADMIN], separation_reason="   "))
-    expect_issue(
-        text, "keys[0].policy.administrators", line_of(text, "administrators:"), "separation of duties"
-    )
+    expect_issue(text, "keys[0].policy.administrators", line_of(text, "administrators:"), "separation of duties")
 
 
 # -------------------------------------------------------------------------------------------- free statements
@@ -1130,7 +1133,9 @@ def test_statement_with_principal_star_and_no_condition() -> None:
 
 def test_statement_with_principal_star_and_a_condition_loads() -> None:
     condition = {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
-    cfg = loads(one_key(policy=custom(statements=[statement(Principal="*", Action="kms:Decrypt", Condition=condition)])))
+    cfg = loads(
+        one_key(policy=custom(statements=[statement(Principal="*", Action="kms:Decrypt", Condition=condition)]))
+    )
     assert cfg.keys[0].policy.statements[0].Condition == condition
 
 
