@@ -13,8 +13,8 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
-
 from constructs import Construct
+
 from kmsflow.config import DEFAULT_CONFIG, KeyConfig, KmsflowConfig, load_config
 from kmsflow.constructs.keys import (
     CrossAccountAccess,

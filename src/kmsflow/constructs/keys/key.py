@@ -53,7 +53,7 @@ class IKmsflowKey(Protocol):
     def grant(self, grantee: iam.IGrantable, intent: Intent) -> iam.Grant: ...
 
 
-class _GrantsByIntent:
+class KeyGrants:
     """Grant helpers shared by owned and imported keys; each checks that the intent fits the key."""
 
     key: kms.IKey
@@ -179,7 +179,7 @@ def alias_construct_id(alias: str) -> str:
     return "Alias" + alias.removeprefix("alias/").replace("/", "_")
 
 
-class KmsflowKey(Construct, _GrantsByIntent):
+class KmsflowKey(Construct, KeyGrants):
     """A customer managed key with a default or role-based policy, aliases, rotation and retention.
 
     Defaults are the secure ones: rotation on for symmetric keys (every 365 days), a 30-day deletion
@@ -258,7 +258,7 @@ class KmsflowKey(Construct, _GrantsByIntent):
         return ImportedKmsflowKey(scope, id, key_arn=key_arn, spec=spec, usage=usage)
 
 
-class ImportedKmsflowKey(Construct, _GrantsByIntent):
+class ImportedKmsflowKey(Construct, KeyGrants):
     """A key defined outside this app: grants by intent add IAM statements scoped to its ARN."""
 
     def __init__(

@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from kmsflow.constructs.keys.key import (
-    _GrantsByIntent,
+    KeyGrants,
     alias_construct_id,
     build_policy_document,
     check_aliases,
@@ -24,7 +24,7 @@ from kmsflow.errors import KeyConfigurationError
 from kmsflow.keyspec import KeySettings
 
 
-class KmsflowReplicaKey(Construct, _GrantsByIntent):
+class KmsflowReplicaKey(Construct, KeyGrants):
     """A replica key with its own policy and aliases, retained on stack deletion."""
 
     def __init__(
