@@ -6,8 +6,8 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-
 from constructs import Construct
+
 from kmsflow.app import new_app
 
 ACCOUNT = "111111111111"

@@ -7,8 +7,14 @@ from typing import Any
 import pytest
 
 from kmsflow.policy.document import flatten, principal_values, size
-from kmsflow.policy.rules import all_rules, violations
-from kmsflow.policy.rules import kms_star_non_root, policy_size, unscoped_create_grant, wildcard_principal
+from kmsflow.policy.rules import (
+    all_rules,
+    kms_star_non_root,
+    policy_size,
+    unscoped_create_grant,
+    violations,
+    wildcard_principal,
+)
 
 ACCOUNT = "111111111111"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
