@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
 from typing import Any
 
 import aws_cdk as cdk
@@ -167,15 +169,23 @@ def custom_policy(config: KmsflowConfig, key: KeyConfig) -> CustomKeyPolicy | No
 def main() -> int:
     """Entry of ``app.py``: read ``-c config=PATH`` (default ``kmsflow.yaml``), build, synthesize.
 
-    A configuration error prints every issue and exits 2 before anything is synthesized, so no partial
-    ``cdk.out`` is written; never a traceback.
+    The configuration is read before the CDK app exists (creating the app creates its output directory),
+    so a configuration error prints every issue and exits 2 having written nothing; never a traceback.
     """
-    app = new_app()
-    path = str(app.node.try_get_context("config") or os.environ.get("KMSFLOW_CONFIG") or DEFAULT_CONFIG)
+    path = str(cli_context().get("config") or os.environ.get("KMSFLOW_CONFIG") or DEFAULT_CONFIG)
     try:
         config = load_config(path)
+    except ConfigError as err:
+        print(f"kmsflow: {err}", file=sys.stderr)
+        return 2
+    outdir = os.environ.get("CDK_OUTDIR")
+    outdir_existed = outdir is None or os.path.exists(outdir)
+    app = new_app()
+    try:
         populate(app, config, source=path)
     except KmsflowError as err:
+        if outdir and not outdir_existed and not os.listdir(outdir):
+            os.rmdir(outdir)  # the App made it; nothing was synthesized into it
         print(f"kmsflow: {err}", file=sys.stderr)
         return 2
     try:
@@ -184,6 +194,30 @@ def main() -> int:
         print(f"kmsflow: synth failed: {_first_line(err)}\n{SYNTH_FAILED_HINT}", file=sys.stderr)
         return 1
     return 0
+
+
+def cli_context() -> dict[str, Any]:
+    """The context the CDK CLI hands the app (``-c key=value``, cdk.json), read as aws-cdk-lib's App does:
+    JSON in ``CDK_CONTEXT_JSON``, or, when too large for the environment, a file named by
+    ``CONTEXT_OVERFLOW_LOCATION_ENV``."""
+    context: dict[str, Any] = {}
+    raw = os.environ.get("CDK_CONTEXT_JSON")
+    if raw:
+        context.update(json.loads(raw))
+    overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow and os.path.isfile(overflow):
+        with open(overflow, encoding="utf-8") as handle:
+            context.update(json.load(handle))
+    return context
+
+
+def check_config(path: str) -> KmsflowConfig:
+    """Everything synth checks about a configuration except cdk-nag: load it and build its constructs
+    (policy size and the construct guards included) in a throw-away app, without synthesizing."""
+    config = load_config(path)
+    with tempfile.TemporaryDirectory(prefix="kmsflow-check-") as outdir:
+        populate(new_app(outdir=outdir), config, source=path, nag=False)
+    return config
 
 
 #: What to do when cdk-nag or a construct validation fails at synth (the findings are printed above).

@@ -10,14 +10,13 @@ value received and what is allowed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kmsflow.config_checks import semantic_issues
-from kmsflow.config_yaml import format_path, load_yaml
+from kmsflow.config_yaml import Loc, YamlDocument, format_path, load_yaml
 from kmsflow.errors import ConfigError, ConfigIssue
 
 #: The file ``app.py`` reads when no ``-c config=PATH`` is given.
@@ -145,13 +144,13 @@ def load_config(path: str | Path) -> KmsflowConfig:
 
 def parse_config(text: str, source: str = DEFAULT_CONFIG) -> KmsflowConfig:
     """Parse configuration ``text`` (``source`` names it in messages)."""
-    data, lines = load_yaml(text, source)
+    doc = load_yaml(text, source)
     try:
-        config = KmsflowConfig.model_validate(data)
+        config = KmsflowConfig.model_validate(doc.data)
     except ValidationError as err:
-        issues = [ConfigIssue(path, message, _line(lines, loc)) for loc, path, message in _pydantic_issues(err)]
+        issues = [ConfigIssue(format_path(loc), message, _line(doc.lines, loc)) for loc, message in _issues(err, doc)]
         raise ConfigError(source, issues) from None
-    issues = [ConfigIssue(path, message, _line(lines, _loc(path))) for path, message in semantic_issues(config)]
+    issues = [ConfigIssue(path, message, _line(doc.lines, _loc(path))) for path, message in semantic_issues(config)]
     if issues:
         raise ConfigError(source, issues)
     return config
@@ -160,11 +159,11 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG) -> KmsflowConfig:
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
 
 
-def _loc(path: str) -> tuple[int | str, ...]:
+def _loc(path: str) -> Loc:
     return tuple(int(i) if i else name for i, name in _PATH_PART.findall(path))
 
 
-def _line(lines: dict[tuple[int | str, ...], int], loc: tuple[int | str, ...]) -> int | None:
+def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
     """The line of the deepest part of ``loc`` present in the file (a missing field: its parent)."""
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
@@ -172,43 +171,56 @@ def _line(lines: dict[tuple[int | str, ...], int], loc: tuple[int | str, ...]) -
     return None
 
 
-def _pydantic_issues(err: ValidationError) -> Iterator[tuple[tuple[int | str, ...], str, str]]:
-    seen: set[tuple[tuple[int | str, ...], str]] = set()
-    for e in err.errors(include_url=False):
-        # Union members report under their type name ("str", "list[str]"): drop those parts of the path.
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and _is_type_tag(p)))
-        message = _describe(e, loc)
-        if (loc, message) in seen:
-            continue
-        seen.add((loc, message))
-        yield loc, format_path(loc), message
+#: pydantic's marker in an error location for a dict *key* that failed (an account or region name).
+_DICT_KEY = "[key]"
+
+
+def _issues(err: ValidationError, doc: YamlDocument) -> list[tuple[Loc, str]]:
+    """One message per failing value. A value that fails every member of a union (``str | list[str]``)
+    makes pydantic report once per member, under the member's type name: those become one message."""
+    grouped: dict[tuple[Loc, bool], list[Any]] = {}
+    for error in err.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and _is_type_tag(p)))
+        is_key = _DICT_KEY in loc
+        loc = tuple(p for p in loc if p != _DICT_KEY)
+        grouped.setdefault((loc, is_key), []).append(error)
+    return [(loc, _describe(errors, loc, is_key, doc.raw.get(loc))) for (loc, is_key), errors in grouped.items()]
 
 
 def _is_type_tag(part: str) -> bool:
-    return part in {"str", "int", "bool", "list[str]", "dict[str,str]"} or part.startswith(
-        ("literal[", "dict[", "list[", "function-")
-    )
+    return part in {"str", "int", "bool", "list[str]"} or part.startswith(("literal[", "dict[", "list[", "function-"))
 
 
-def _describe(error: Any, loc: tuple[int | str, ...]) -> str:
-    kind = error["type"]
-    value = error.get("input")
+def _describe(errors: list[Any], loc: Loc, is_key: bool, raw: str | None) -> str:
+    first = errors[0]
+    kind, value = first["type"], first.get("input")
     if kind == "extra_forbidden":
         allowed = ", ".join(_fields_at(loc[:-1])) or "none"
         return f"unknown field {loc[-1]!r}; allowed here: {allowed}; check the spelling or remove it"
     if kind == "missing":
         return f"required field {loc[-1]!r} is missing; add it"
-    if loc and loc[-1] == "id" and "accounts" in loc and isinstance(value, int):
+    if loc[:1] == ("accounts",) and loc[-1:] == ("id",) and not isinstance(value, str):
+        written = raw if raw is not None else str(value)
+        kind_of = "a number" if isinstance(value, int) and not isinstance(value, bool) else "not a string"
         return (
-            f"account id {value} is a number; write it as a quoted string of 12 digits, e.g. id: "
-            f"'{value:012d}' (YAML drops leading zeros from numbers)"
+            f"account id {written} is {kind_of} to YAML (it reads {value!r}: YAML drops leading zeros and reads "
+            f"0-prefixed digits as octal); write the account id quoted, e.g. id: '{written}'"
         )
     if kind == "literal_error":
-        return f"got {value!r}; {error['msg'][0].lower()}{error['msg'][1:]}"
+        return f"got {value!r}; {_lower_first(first['msg'])}"
     if kind == "string_pattern_mismatch":
-        hint = _PATTERN_HINTS.get("regions" if loc[:1] == ("regions",) else loc[-1], "") if loc else ""
-        return f"got {value!r}, which does not match {error['ctx']['pattern']}" + (f"; {hint}" if hint else "")
-    return f"got {value!r} ({type(value).__name__}); {error['msg'].lower()}"
+        topic = "name" if is_key else "regions" if loc[:1] == ("regions",) else loc[-1] if loc else ""
+        hint = _PATTERN_HINTS.get(topic, "")
+        return f"got {value!r}, which does not match {first['ctx']['pattern']}" + (f"; {hint}" if hint else "")
+    got = f"got {value!r} ({type(value).__name__})"
+    if len(errors) > 1:
+        expected = "; or ".join(dict.fromkeys(_lower_first(e["msg"]) for e in errors))
+        return f"{got}; expected one of: {expected}"
+    return f"{got}; {_lower_first(first['msg'])}"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 _PATTERN_HINTS: dict[int | str, str] = {

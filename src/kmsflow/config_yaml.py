@@ -7,6 +7,7 @@ errors here. Only the YAML "safe" subset is read (no Python tags).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -16,16 +17,26 @@ from kmsflow.errors import ConfigError, ConfigIssue
 Loc = tuple[int | str, ...]
 
 
-def load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
-    """Parse ``text``; return the data and a map from each path to its 1-based line."""
+@dataclass(frozen=True)
+class YamlDocument:
+    """Parsed data, the 1-based line of every path, and each scalar's text as written in the file."""
+
+    data: dict[str, Any]
+    lines: dict[Loc, int]
+    raw: dict[Loc, str]
+
+
+def load_yaml(text: str, source: str) -> YamlDocument:
+    """Parse ``text`` (``source`` names it in errors)."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise ConfigError(source, [ConfigIssue("", "the file is empty; start from the README's example")])
         lines: dict[Loc, int] = {}
+        raw: dict[Loc, str] = {}
         issues: list[ConfigIssue] = []
-        _walk(node, (), lines, issues)
+        _walk(node, (), lines, raw, issues)
         if issues:
             raise ConfigError(source, issues)
         data = loader.construct_document(node)
@@ -47,12 +58,14 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
             source,
             [ConfigIssue("", f"the top level must be a mapping of sections, got {type(data).__name__}", 1)],
         )
-    return data, lines
+    return YamlDocument(data, lines, raw)
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[ConfigIssue]) -> None:
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], raw: dict[Loc, str], issues: list[ConfigIssue]) -> None:
     lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode):
+        raw[loc] = str(node.value)
+    elif isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
@@ -68,11 +81,11 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[ConfigI
                 )
             seen.setdefault(key, line)
             lines[(*loc, key)] = line
-            _walk(value_node, (*loc, key), lines, issues)
+            _walk(value_node, (*loc, key), lines, raw, issues)
             lines[(*loc, key)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*loc, index), lines, issues)
+            _walk(item, (*loc, index), lines, raw, issues)
 
 
 def format_path(loc: Loc) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kmsflow.config import DEFAULT_CONFIG, load_config
+from kmsflow.config import DEFAULT_CONFIG
 from kmsflow.errors import ConfigError
 from kmsflow.keyspec import resolve_key_settings
 from kmsflow.stacks.naming import keys_stack_name
@@ -26,12 +26,14 @@ def check(
         str, typer.Argument(help=f"Configuration file to check (default: {DEFAULT_CONFIG}).")
     ] = DEFAULT_CONFIG,
 ) -> None:
-    """Validate PATH as `cdk synth` would and list the keys and stacks it declares.
+    """Validate PATH as `cdk synth` would (except cdk-nag) and list the keys and stacks it declares.
 
     Exit code 0: valid; 2: invalid (every problem is listed with its line and path).
     """
+    from kmsflow.app import check_config
+
     try:
-        cfg = load_config(path)
+        cfg = check_config(path)
     except ConfigError as err:
         typer.echo(f"kmsflow: {err}", err=True)
         raise typer.Exit(2) from None

@@ -48,7 +48,7 @@ def intent_problem(intent: Intent, settings: KeySettings) -> str | None:
     needed = INTENT_USAGE[intent]
     if needed is None or needed is settings.usage:
         return None
-    return f"grant_{intent} needs a {needed} key; this key is {settings.spec} for {settings.usage}"
+    return f"grant_{intent} needs a key with usage {needed}; this key is {settings.spec} for {settings.usage}"
 
 
 def intent_actions(intent: Intent, settings: KeySettings) -> tuple[str, ...]:

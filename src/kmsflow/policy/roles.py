@@ -126,7 +126,7 @@ def role_fits(role: Role, settings: KeySettings) -> str | None:
     spec = settings.spec
     if settings.usage not in usages:
         wanted = " or ".join(usages)
-        return f"role {role} needs a {wanted} key; this key is {spec} for {settings.usage}"
+        return f"role {role} needs a key with usage {wanted}; this key is {spec} for {settings.usage}"
     if family == "symmetric" and settings.info.family != "symmetric":
         return (
             f"role {role} needs a SYMMETRIC_DEFAULT key (AWS services integrate only with symmetric "
