@@ -6,7 +6,7 @@ the key in CloudFormation (the old one is retained, not deleted, because keys de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import jsii
@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
 from kmsflow.constructs.keys.policy import (
+    ROLE_SIDS,
     CustomKeyPolicy,
     PolicyContext,
     custom_statements,
@@ -25,6 +26,7 @@ from kmsflow.errors import KeyConfigurationError, KeyPolicyError
 from kmsflow.keyspec import KeyOrigin, KeySettings, alias_problem, resolve_key_settings
 from kmsflow.policy import rules
 from kmsflow.policy.document import principal_values
+from kmsflow.policy.document import statements as policy_statements
 from kmsflow.policy.intents import Intent, intent_actions, intent_problem
 from kmsflow.policy.roles import CRYPTO_ROLES, Role
 from kmsflow.policy.separation import overlap_problem
@@ -114,13 +116,18 @@ def known_account(scope: Construct) -> str | None:
 
 @jsii.implements(IValidation)
 class _PolicyGuard:
-    """Re-checks a key policy at synth, after grants by other constructs may have added statements."""
+    """Re-checks a key policy at synth when statements were added after construction (grants by other
+    constructs do that). A policy whose statement count has not changed was checked when it was built;
+    re-resolving it would cost a jsii round trip per key for nothing."""
 
     def __init__(self, scope: Construct, document: iam.PolicyDocument) -> None:
         self._scope = scope
         self._document = document
+        self._checked_count = document.statement_count
 
     def validate(self) -> list[str]:
+        if self._document.statement_count == self._checked_count:
+            return []
         resolved = Stack.of(self._scope).resolve(self._document.to_json())
         return [f"{self._scope.node.path}: {msg}" for msg in rules.violations(resolved, known_account(self._scope))]
 
@@ -134,30 +141,27 @@ def build_policy_document(
 ) -> iam.PolicyDocument:
     """The key policy for ``settings`` in ``scope``'s account and region, checked by every guard."""
     ctx = policy_context(scope, partition)
-    if policy is None:
-        statements = default_statements(ctx)
-    else:
-        statements = custom_statements(policy, settings, ctx)
-        _check_separation(scope, policy)
+    statements = default_statements(ctx) if policy is None else custom_statements(policy, settings, ctx)
     document = iam.PolicyDocument(statements=statements)
-    problems = rules.violations(Stack.of(scope).resolve(document.to_json()), known_account(scope))
+    resolved = Stack.of(scope).resolve(document.to_json())
+    if policy is not None:
+        _check_separation(resolved, policy)
+    problems = rules.violations(resolved, known_account(scope))
     if problems:
         raise KeyPolicyError(f"{scope.node.path}: " + "; ".join(problems), field="policy")
     scope.node.add_validation(_PolicyGuard(scope, document))
     return document
 
 
-def _check_separation(scope: Construct, policy: CustomKeyPolicy) -> None:
-    stack = Stack.of(scope)
-
-    def texts(principals: Sequence[iam.IPrincipal]) -> list[str]:
-        fragments = [stack.resolve(p.policy_fragment.principal_json) for p in principals]
-        return [text for fragment in fragments for text in principal_values({"Principal": fragment})]
-
-    by_role = policy.principals_by_role()
+def _check_separation(resolved: Mapping[str, Any], policy: CustomKeyPolicy) -> None:
+    """Administrators vs. cryptographic roles, read from the resolved statements that carry the roles' Sids
+    (no further jsii round trip per principal)."""
+    by_sid: dict[str, list[str]] = {}
+    for _, stmt in policy_statements(resolved):
+        by_sid.setdefault(str(stmt.get("Sid")), []).extend(principal_values(stmt))
     problem = overlap_problem(
-        texts(by_role[Role.ADMINISTRATORS]),
-        {str(role): texts(by_role[role]) for role in CRYPTO_ROLES},
+        by_sid.get(ROLE_SIDS[Role.ADMINISTRATORS], []),
+        {str(role): by_sid.get(ROLE_SIDS[role], []) for role in CRYPTO_ROLES},
         policy.separation_reason,
     )
     if problem:

@@ -101,7 +101,8 @@ class CustomKeyPolicy:
         }
 
 
-_SID = {
+#: The Sid of each role's statement: a contract with reviewers and with the separation check.
+ROLE_SIDS = {
     Role.ADMINISTRATORS: "KeyAdministrators",
     Role.USERS: "KeyUsers",
     Role.SERVICE_USERS: "ServiceUsersViaService",
@@ -145,7 +146,7 @@ def custom_statements(policy: CustomKeyPolicy, settings: KeySettings, ctx: Polic
         if principals:
             statements.append(
                 iam.PolicyStatement(
-                    sid=_SID[role],
+                    sid=ROLE_SIDS[role],
                     principals=list(principals),
                     actions=list(role_actions(role, settings)),
                     resources=["*"],
