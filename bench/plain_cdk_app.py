@@ -249,10 +249,16 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
     )
     replica.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
     kms.CfnAlias(
-        security_secondary, "global-data-alias", alias_name="alias/kmsflow/global-data", target_key_id=replica.attr_key_id
+        security_secondary,
+        "global-data-alias",
+        alias_name="alias/kmsflow/global-data",
+        target_key_id=replica.attr_key_id,
     )
     cdk.CfnOutput(
-        security_secondary, "global-data-arn", value=replica.attr_arn, description="ARN of the kmsflow key 'global-data'"
+        security_secondary,
+        "global-data-arn",
+        value=replica.attr_arn,
+        description="ARN of the kmsflow key 'global-data'",
     )
 
     imported = add_key(

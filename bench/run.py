@@ -8,7 +8,7 @@ from pathlib import Path
 # Run as a script (``python bench/run.py``): make the repository root importable for ``bench.*``.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import synth_bench  # noqa: E402
+from bench import synth_bench
 
 
 def main() -> int:

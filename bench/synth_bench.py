@@ -3,8 +3,9 @@
 Order of a run: (1) equivalence check, one subprocess per side synthesizes the app with and without cdk-nag
 and the templates are compared; on any difference nothing is timed and no ratio is printed. (2) cold: every
 synth in a fresh ``python -c`` subprocess (interpreter, imports, jsii/Node start-up, build, synth), the four
-variants (kmsflow/plain x nag/no nag) in a rotating order each round. (3) warm: one subprocess per side
-imports everything, synthesizes each variant once to warm up, then times new apps (build + synth).
+variants (kmsflow/plain x nag/no nag) in a rotating order each round. (3) warm: one long-lived subprocess
+per side imports everything and synthesizes each variant once to warm up; the parent then asks the two in
+turn for timed synths of a new app (build + synth). ``BENCH_PROFILE=1`` adds a cProfile of kmsflow.
 
 This module imports neither aws-cdk nor kmsflow at top level: the parent process only starts subprocesses,
 and the plain side's subprocesses must never load kmsflow.
@@ -23,10 +24,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "kmsflow.yaml"
@@ -273,7 +274,9 @@ def cold(runs: int) -> dict[str, Any]:
         variant: {
             side: {
                 **Stats(walls[(side, variant)]).as_json(),
-                "phases": {p: statistics.median(r[p] for r in inner[(side, variant)]) for p in ("import", "build", "synth")},
+                "phases": {
+                    p: statistics.median(r[p] for r in inner[(side, variant)]) for p in ("import", "build", "synth")
+                },
             }
             for side in SIDES
         }
@@ -281,27 +284,26 @@ def cold(runs: int) -> dict[str, Any]:
     }
 
 
-def warm_worker(side: str, runs: int) -> None:
-    """Subprocess entry of the warm mode: import once, warm up each variant, then time ``runs`` new apps each."""
+def warm_worker(side: str) -> None:
+    """Subprocess entry of the warm mode: import once, then build and synthesize a new app per request.
+
+    Requests are lines on stdin (``nag``, ``nonag``, ``quit``); each answer is one result line on stdout. The
+    parent drives both sides' workers in turn, so that a change in machine load hits both sides alike.
+    """
     t0 = time.perf_counter()
     build = _builder(side)
-    imported = time.perf_counter() - t0
-    timings: dict[str, dict[str, list[float]]] = {v: {"total": [], "build": [], "synth": []} for v in VARIANTS}
-    for i in range(runs + 1):
-        for variant in VARIANTS if i % 2 == 0 else VARIANTS[::-1]:
-            with temp_outdirs(1) as (outdir,):
-                t1 = time.perf_counter()
-                app = build(outdir, variant == "nag")
-                t2 = time.perf_counter()
-                app.synth()
-                t3 = time.perf_counter()
-            if i == 0:  # warm-up, not recorded
-                continue
-            timings[variant]["total"].append(t3 - t1)
-            timings[variant]["build"].append(t2 - t1)
-            timings[variant]["synth"].append(t3 - t2)
-    result = {"import": imported, "timings": timings, "kmsflow_loaded": "kmsflow" in sys.modules}
-    print(MARKER + json.dumps(result))
+    print(MARKER + json.dumps({"import": time.perf_counter() - t0}), flush=True)
+    for line in sys.stdin:
+        if line.strip() not in VARIANTS:
+            break
+        with temp_outdirs(1) as (outdir,):
+            t1 = time.perf_counter()
+            app = build(outdir, line.strip() == "nag")
+            t2 = time.perf_counter()
+            app.synth()
+            t3 = time.perf_counter()
+        result = {"build": t2 - t1, "synth": t3 - t2, "kmsflow_loaded": "kmsflow" in sys.modules}
+        print(MARKER + json.dumps(result), flush=True)
 
 
 def _builder(side: str) -> Callable[[str, bool], Any]:
@@ -323,24 +325,117 @@ def _builder(side: str) -> Callable[[str, bool], Any]:
     return build_plain
 
 
+class _Worker:
+    """One warm subprocess (see :func:`warm_worker`)."""
+
+    def __init__(self, side: str, stderr: IO[str]) -> None:
+        self.side = side
+        self._stderr = stderr
+        code = f"from bench.synth_bench import warm_worker; warm_worker({side!r})"
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        self.started = self._answer()
+
+    def _answer(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith(MARKER):
+                result: dict[str, Any] = json.loads(line[len(MARKER) :])
+                if self.side == "plain" and result.get("kmsflow_loaded"):
+                    raise RuntimeError("the plain CDK app imported kmsflow; the baseline must not")
+                return result
+        self._stderr.seek(0)
+        raise RuntimeError(f"{self.side} warm subprocess failed:\n{self._stderr.read()}")
+
+    def synth(self, variant: str) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(variant + "\n")
+        self._proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait(timeout=60)
+
+
 def warm(runs: int) -> dict[str, Any]:
-    results = {}
-    for side in SIDES:
-        code = f"from bench.synth_bench import warm_worker; warm_worker({side!r}, {runs})"
-        _, results[side] = run_child(side, ["-c", code])
+    """One subprocess per side; one warm-up synth per variant, then ``runs`` timed synths per variant.
+
+    Each round asks the four (side, variant) combinations in a rotating order, one at a time.
+    """
+    combos = [(side, variant) for variant in VARIANTS for side in SIDES]
+    timings: dict[tuple[str, str], dict[str, list[float]]] = {c: {"build": [], "synth": []} for c in combos}
+    workers: dict[str, _Worker] = {}
+    with ExitStack() as stack:
+        for side in SIDES:
+            workers[side] = _Worker(side, stack.enter_context(tempfile.TemporaryFile(mode="w+")))
+            stack.callback(workers[side].close)
+        for side, variant in combos:
+            workers[side].synth(variant)  # warm-up, not recorded
+        for i in range(runs):
+            for side, variant in combos[i % len(combos) :] + combos[: i % len(combos)]:
+                result = workers[side].synth(variant)
+                timings[(side, variant)]["build"].append(result["build"])
+                timings[(side, variant)]["synth"].append(result["synth"])
     return {
-        variant: {
-            side: {
-                **Stats(results[side]["timings"][variant]["total"]).as_json(),
-                "phases": {
-                    "build": statistics.median(results[side]["timings"][variant]["build"]),
-                    "synth": statistics.median(results[side]["timings"][variant]["synth"]),
-                },
-            }
-            for side in SIDES
-        }
+        variant: {side: _warm_summary(timings[(side, variant)], workers[side].started["import"]) for side in SIDES}
         for variant in VARIANTS
     }
+
+
+def _warm_summary(timings: Mapping[str, list[float]], imported: float) -> dict[str, Any]:
+    totals = [b + s for b, s in zip(timings["build"], timings["synth"], strict=True)]
+    phases = {
+        "import": imported,
+        "build": statistics.median(timings["build"]),
+        "synth": statistics.median(timings["synth"]),
+    }
+    return {**Stats(totals).as_json(), "phases": phases}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Profile (optional, BENCH_PROFILE=1): where kmsflow's warm synth spends its time
+
+_PROFILE = """\
+import cProfile, pstats, shutil, tempfile
+from kmsflow.app import new_app, populate
+from kmsflow.config import load_config
+def once():
+    outdir = tempfile.mkdtemp()
+    app = new_app(outdir=outdir)
+    populate(app, load_config({config!r}), source={config!r})
+    app.synth()
+    shutil.rmtree(outdir)
+once()
+profile = cProfile.Profile()
+profile.runcall(lambda: [once() for _ in range({runs})])
+profile.dump_stats({out!r})
+pstats.Stats({out!r}).sort_stats("cumulative").print_stats("/src/kmsflow/", 25)
+"""
+
+
+def profile_kmsflow(runs: int) -> str:
+    """cProfile of ``runs`` warm kmsflow synths (with cdk-nag); the top kmsflow functions by cumulative time.
+
+    Time inside jsii calls is time the Node process works or waits for the answer: read cumulative time of a
+    kmsflow function as "this function and the jsii round trips it makes".
+    """
+    out = OUT / "kmsflow-warm.prof"
+    code = _PROFILE.format(config=str(CONFIG), runs=runs, out=str(out))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=child_env(), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"profile subprocess failed:\n{proc.stderr}")
+    return proc.stdout
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -364,6 +459,11 @@ def environment() -> dict[str, Any]:
         "cdk-nag": version("cdk-nag"),
         "jsii": version("jsii"),
     }
+
+
+def load() -> float:
+    """The 1-minute load average (other processes on the machine make every number noisier)."""
+    return os.getloadavg()[0]
 
 
 def table(results: Mapping[str, Any]) -> str:
@@ -399,6 +499,7 @@ def main() -> int:
     started = time.perf_counter()
     results: dict[str, Any] = {"target": TARGET, "runs": {"cold": runs, "warm": warm_runs}}
     results["environment"] = environment()
+    results["load_average"] = {"start": load()}
 
     print("equivalence check: synthesizing both apps (with and without cdk-nag) ...", flush=True)
     results["equivalence"] = eq = check_equivalence()
@@ -415,10 +516,13 @@ def main() -> int:
     print(f"warm: one subprocess per side, 1 warm-up + {warm_runs} timed synths per variant ...", flush=True)
     results["warm"] = warm(warm_runs)
     results["ratios"] = {
-        f"{mode}_{variant}": round(ratio(results[mode][variant]), 4) for mode in ("cold", "warm") for variant in VARIANTS
+        f"{mode}_{variant}": round(ratio(results[mode][variant]), 4)
+        for mode in ("cold", "warm")
+        for variant in VARIANTS
     }
     results["meets_target"] = {name: value <= TARGET for name, value in results["ratios"].items()}
     results["elapsed_seconds"] = time.perf_counter() - started
+    results["load_average"]["end"] = load()
 
     print()
     print("synth time, kmsflow default app vs hand-written plain CDK app (ratio = kmsflow median / plain median)")
@@ -426,6 +530,15 @@ def main() -> int:
     print()
     print(phases(results))
     print()
+    cpus = os.cpu_count() or 1
+    loads = results["load_average"]
+    print(f"load average (1 min) at start {loads['start']:.1f}, at end {loads['end']:.1f}, on {cpus} CPUs")
+    if max(loads.values()) > cpus:
+        print("  note: the machine was busy with other work; medians are noisier than usual, rerun when idle")
     print(f"total {results['elapsed_seconds']:.0f} s; details in {OUT.relative_to(REPO) / 'results.json'}")
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if os.environ.get("BENCH_PROFILE") == "1":
+        print()
+        print(f"cProfile of {warm_runs} warm kmsflow synths with cdk-nag (kmsflow frames, cumulative):")
+        print(profile_kmsflow(warm_runs))
     return 0
