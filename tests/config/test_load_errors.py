@@ -1036,7 +1036,8 @@ def test_roles_need_mode_custom(policy: dict[str, Any], listed: str, needle: str
         pytest.param(
             {"spec": "ECC_NIST_P384", "usage": "KEY_AGREEMENT"},
             "public_key_encrypters",
-            "role public_key_encrypters needs a key with usage ENCRYPT_DECRYPT; this key is ECC_NIST_P384 for KEY_AGREEMENT",
+            "role public_key_encrypters needs a key with usage ENCRYPT_DECRYPT; "
+            "this key is ECC_NIST_P384 for KEY_AGREEMENT",
             id="public-key-encrypters-on-ecc",
         ),
         pytest.param(

@@ -133,7 +133,8 @@ def test_service_users_overlapping_administrators_also_count() -> None:
             "ECC_NIST_P256",
             "SIGN_VERIFY",
             CustomKeyPolicy(public_key_encrypters=[role("P")]),
-            "role public_key_encrypters needs a key with usage ENCRYPT_DECRYPT; this key is ECC_NIST_P256 for SIGN_VERIFY",
+            "role public_key_encrypters needs a key with usage ENCRYPT_DECRYPT; "
+            "this key is ECC_NIST_P256 for SIGN_VERIFY",
         ),
     ],
     ids=["signers-on-symmetric", "mac-on-rsa", "service-on-rsa", "encrypters-on-ecc"],
