@@ -122,7 +122,7 @@ def _key_definition(config: KmsflowConfig, key: KeyConfig) -> KeyDefinition:
             "rotation_days": key.rotation_days,
             "deletion_window_days": key.deletion_window_days,
             "origin": key.origin,
-            "multi_region": bool(key.multi_region or key.replicas),
+            "multi_region": key.is_multi_region,
             "enabled": key.enabled,
             "policy": custom_policy(config, key),
         },

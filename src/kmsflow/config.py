@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kmsflow.config_checks import semantic_issues
 from kmsflow.config_yaml import Loc, YamlDocument, format_path, load_yaml
 from kmsflow.errors import ConfigError, ConfigIssue
+from kmsflow.keyspec import KeySettings, SettingProblem, resolve_key_settings
 
 #: The file ``app.py`` reads when no ``-c config=PATH`` is given.
 DEFAULT_CONFIG = "kmsflow.yaml"
@@ -113,6 +114,23 @@ class KeyConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     tags: dict[str, str] = {}
     acknowledgments: list[AcknowledgmentConfig] = []
+
+    @property
+    def is_multi_region(self) -> bool:
+        """Replicas make a key multi-region even when ``multi_region`` is not written."""
+        return bool(self.multi_region or self.replicas)
+
+    def settings(self) -> tuple[KeySettings | None, list[SettingProblem]]:
+        """The key's settings after defaults, or the problems of the spec table (``keyspec``)."""
+        return resolve_key_settings(
+            spec=self.spec,
+            usage=self.usage,
+            rotation=self.rotation,
+            rotation_days=self.rotation_days,
+            deletion_window_days=self.deletion_window_days,
+            origin=self.origin,
+            multi_region=self.is_multi_region,
+        )
 
 
 class KmsflowConfig(_Strict):

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from kmsflow.keyspec import KeySettings, alias_problem, resolve_key_settings
+from kmsflow.keyspec import KeySettings, alias_problem
 from kmsflow.policy import rules
 from kmsflow.policy.roles import CRYPTO_ROLES, VIA_SERVICES, Role, role_fits
 from kmsflow.policy.separation import overlap_problem
@@ -86,15 +86,7 @@ def _key_issues(config: KmsflowConfig, key: KeyConfig, path: str) -> list[Issue]
                 "(replicas imply it) or remove the replicas",
             )
         )
-    settings, problems = resolve_key_settings(
-        spec=key.spec,
-        usage=key.usage,
-        rotation=key.rotation,
-        rotation_days=key.rotation_days,
-        deletion_window_days=key.deletion_window_days,
-        origin=key.origin,
-        multi_region=bool(key.multi_region or key.replicas),
-    )
+    settings, problems = key.settings()
     issues += [(f"{path}.{p.field}", p.message) for p in problems]
     for i, alias in enumerate(key.aliases):
         problem = alias_problem(alias)

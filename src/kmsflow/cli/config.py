@@ -8,7 +8,6 @@ import typer
 
 from kmsflow.config import DEFAULT_CONFIG
 from kmsflow.errors import ConfigError
-from kmsflow.keyspec import resolve_key_settings
 from kmsflow.stacks.naming import keys_stack_name
 
 app = typer.Typer(help="Check kmsflow configuration files.", no_args_is_help=True)
@@ -39,15 +38,7 @@ def check(
         raise typer.Exit(2) from None
     typer.echo(f"{path}: valid; {len(cfg.keys)} key(s), partition {cfg.partition}")
     for key in cfg.keys:
-        settings, _ = resolve_key_settings(
-            spec=key.spec,
-            usage=key.usage,
-            rotation=key.rotation,
-            rotation_days=key.rotation_days,
-            deletion_window_days=key.deletion_window_days,
-            origin=key.origin,
-            multi_region=bool(key.multi_region or key.replicas),
-        )
+        settings, _ = key.settings()
         assert settings is not None  # load_config refused the file otherwise
         rotation = f"rotates every {settings.rotation_days} days" if settings.rotation else "no rotation"
         stacks = ", ".join(keys_stack_name(key.account, r) for r in [key.region, *key.replicas])
