@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from kmsflow.config import DEFAULT_CONFIG, KmsflowConfig, load_config
 from kmsflow.errors import ConfigError
-from kmsflow.keyspec import KeyOrigin, KeySettings, KeyUsage, resolve_key_settings
+from kmsflow.keyspec import KeyOrigin, KeySettings, KeyUsage
 
 from .conftest import DEFAULT_FILE, config, dump, key, loads
 
@@ -25,16 +25,7 @@ DEFAULT_KEYS = [
 
 
 def settings_of(cfg: KmsflowConfig, index: int) -> KeySettings:
-    k = cfg.keys[index]
-    settings, problems = resolve_key_settings(
-        spec=k.spec,
-        usage=k.usage,
-        rotation=k.rotation,
-        rotation_days=k.rotation_days,
-        deletion_window_days=k.deletion_window_days,
-        origin=k.origin,
-        multi_region=bool(k.multi_region or k.replicas),
-    )
+    settings, problems = cfg.keys[index].settings()
     assert problems == []
     assert settings is not None
     return settings
