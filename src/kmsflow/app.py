@@ -55,7 +55,8 @@ def new_app(*, outdir: str | None = None, context: dict[str, Any] | None = None)
 def populate(
     app: cdk.App, config: KmsflowConfig, *, source: str = DEFAULT_CONFIG, nag: bool = True
 ) -> dict[str, KeysStack]:
-    """Add every stack of ``config`` to ``app``; with ``nag``, the three rule packs and their acks.
+    """Add every stack of ``config`` to ``app``; with ``nag``, the AwsSolutions, NIST 800-53 R5 and Kmsflow
+    cdk-nag packs (each key's configured acknowledgments are applied either way).
 
     A key that a construct refuses raises :class:`ConfigError` naming ``source`` and ``keys[i]``.
     """
@@ -76,8 +77,9 @@ def populate(
         for account, region in sorted(places)
     }
     for index, key in enumerate(config.keys):
+        policy = custom_policy(config, key)  # the same roles for the primary and every replica
         try:
-            primary = stacks[(key.account, key.region)].add_key(_key_definition(config, key))
+            primary = stacks[(key.account, key.region)].add_key(_key_definition(key, policy))
             _acknowledge(primary, key)
             for region in key.replicas:
                 replica = stacks[(key.account, region)].add_replica(
@@ -87,7 +89,7 @@ def populate(
                         description=key.description or None,
                         aliases=key.aliases,
                         enabled=key.enabled,
-                        policy=custom_policy(config, key),
+                        policy=policy,
                         tags=key.tags,
                     )
                 )
@@ -110,7 +112,7 @@ def _acknowledge(scope: Construct, key: KeyConfig) -> None:
         )
 
 
-def _key_definition(config: KmsflowConfig, key: KeyConfig) -> KeyDefinition:
+def _key_definition(key: KeyConfig, policy: CustomKeyPolicy | None) -> KeyDefinition:
     return KeyDefinition(
         name=key.name,
         props={
@@ -124,7 +126,7 @@ def _key_definition(config: KmsflowConfig, key: KeyConfig) -> KeyDefinition:
             "origin": key.origin,
             "multi_region": key.is_multi_region,
             "enabled": key.enabled,
-            "policy": custom_policy(config, key),
+            "policy": policy,
         },
         tags=key.tags,
     )
