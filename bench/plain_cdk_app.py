@@ -1,15 +1,15 @@
 """The benchmark baseline: kmsflow's default app (``kmsflow.yaml``) written by hand with plain aws-cdk-lib.
 
 Same 3 stacks, keys, aliases, replica (through a cross-region reference), outputs, key-policy statements,
-tags, feature flags, cdk-nag packs (AwsSolutions and NIST 800-53 R5; kmsflow's own pack has no plain-CDK
-equivalent) and acknowledgments. No kmsflow import: this is what a user would write without kmsflow.
+tags, feature flags and cdk-nag packs (AwsSolutions and NIST 800-53 R5; kmsflow's own pack has no plain-CDK
+equivalent). No kmsflow import: this is what a user would write without kmsflow.
 ``bench/synth_bench.py`` checks that its templates are equivalent to kmsflow's before timing anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -66,7 +66,6 @@ ADMIN_ROTATION = [
     "kms:RotateKeyOnDemand",
 ]
 ADMIN_MULTI_REGION = ["kms:ReplicateKey", "kms:UpdatePrimaryRegion"]
-ADMIN_IMPORT = ["kms:DeleteImportedKeyMaterial", "kms:GetParametersForImport", "kms:ImportKeyMaterial"]
 ENCRYPT_DECRYPT = [
     "kms:Decrypt",
     "kms:DescribeKey",
@@ -82,16 +81,6 @@ SIGN = ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"]
 VERIFY = ["kms:DescribeKey", "kms:GetPublicKey", "kms:Verify"]
 MAC = ["kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"]
 GRANTS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
-
-ROTATION_RULES = (
-    "AwsSolutions::AwsSolutions-KMS5",
-    "NIST.800.53.R5::NIST.800.53.R5-KMSBackingKeyRotationEnabled",
-)
-EXTERNAL_ROTATION_REASON = (
-    "The key has origin EXTERNAL (imported key material): KMS cannot rotate imported material "
-    "automatically; the owner rotates it by importing new material (kmsflow keys import-material) or "
-    "by on-demand rotation, on the schedule of their key management procedure."
-)
 
 
 def arn(account: str, resource: str) -> str:
@@ -259,21 +248,6 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
         "global-data-arn",
         value=replica.attr_arn,
         description="ARN of the kmsflow key 'global-data'",
-    )
-
-    imported = add_key(
-        security,
-        "imported-material",
-        description="Key material generated and escrowed by the security team's HSM",
-        alias="alias/kmsflow/imported-material",
-        statements=[
-            *admins(SECURITY, ADMIN + ADMIN_IMPORT),
-            allow("KeyUsers", data_processor, ENCRYPT_DECRYPT),
-        ],
-    )
-    cast(kms.CfnKey, imported.node.default_child).origin = "EXTERNAL"
-    cdk.Validations.of(imported).acknowledge(
-        *(cdk.Acknowledgment(id=rule, reason=EXTERNAL_ROTATION_REASON) for rule in ROTATION_RULES)
     )
 
     add_key(

@@ -1254,8 +1254,9 @@ def test_meaning_problems_are_reported_together_in_file_order() -> None:
     data["keys"][2]["account"] = "finance"  # 4
     data["keys"][3]["replicas"] = ["primary"]  # 5
     data["keys"][5]["policy"]["service_users"]["services"] = ["rds", "ebs", "aurora"]  # 6
-    data["keys"][6]["name"] = "data"  # 7
-    data["keys"][6]["rotation"] = True  # 8 (origin EXTERNAL)
+    data["keys"].append(  # 7 (a second "data") and 8 (rotation on an EXTERNAL key)
+        {"name": "data", "account": "security", "region": "primary", "origin": "EXTERNAL", "rotation": True}
+    )
     data["keys"][4]["aliases"] = ["alias/kmsflow/shared-snapshots"]  # 9 (keys[5] has it, same account and region)
     text = dump(data)
     err = load_error(text)

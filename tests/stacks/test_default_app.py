@@ -34,13 +34,10 @@ def test_every_symmetric_aws_kms_key_rotates(default_templates: dict[str, dict[s
     symmetric = [
         (lid, k) for _, lid, k in keys if k["Properties"].get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
     ]
-    assert len(symmetric) == 5
+    assert len(symmetric) == 4
     for lid, key in symmetric:
-        if key["Properties"].get("Origin") == "EXTERNAL":
-            assert key["Properties"]["EnableKeyRotation"] is False, lid  # KMS cannot rotate imported material
-        else:
-            assert key["Properties"]["EnableKeyRotation"] is True, lid
-            assert 90 <= key["Properties"]["RotationPeriodInDays"] <= 2560, lid
+        assert key["Properties"]["EnableKeyRotation"] is True, lid
+        assert 90 <= key["Properties"]["RotationPeriodInDays"] <= 2560, lid
 
 
 def test_no_key_policy_gives_kms_star_to_anyone_but_the_account_root(
@@ -63,7 +60,7 @@ def test_a_replica_key_exists_in_the_second_region(default_templates: dict[str, 
 
 def test_every_key_and_replica_is_retained(default_templates: dict[str, dict[str, Any]]) -> None:
     keys = resources(default_templates, "AWS::KMS::Key", "AWS::KMS::ReplicaKey")
-    assert len(keys) == 8
+    assert len(keys) == 7
     for stack, lid, key in keys:
         assert key["DeletionPolicy"] == "Retain", (stack, lid)
         assert key["UpdateReplacePolicy"] == "Retain", (stack, lid)
@@ -105,8 +102,3 @@ def test_every_key_has_an_arn_output(default_templates: dict[str, dict[str, Any]
     outputs = {name for tpl in default_templates.values() for name in tpl.get("Outputs", {})}
     for name in ("data", "releasesigning", "sessiontokens", "globaldata", "workloadsdefault", "sharedsnapshots"):
         assert any(o.startswith(f"{name}arn") for o in outputs), name
-
-
-def test_the_imported_material_key_is_external(default_templates: dict[str, dict[str, Any]]) -> None:
-    external = [k for _, _, k in resources(default_templates, "AWS::KMS::Key") if k["Properties"].get("Origin")]
-    assert [k["Properties"]["Origin"] for k in external] == ["EXTERNAL"]
