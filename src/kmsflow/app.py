@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
 
-from kmsflow.config import DEFAULT_CONFIG, KeyConfig, KmsflowConfig, load_config
+from kmsflow.config import DEFAULT_CONFIG, AuditConfig, KeyConfig, KmsflowConfig, load_config
 from kmsflow.constructs.keys import (
     CrossAccountAccess,
     CustomKeyPolicy,
@@ -26,10 +26,11 @@ from kmsflow.constructs.keys import (
     ServiceUsers,
 )
 from kmsflow.constructs.nag import KmsflowChecks
-from kmsflow.errors import ConfigError, ConfigIssue, KeysError, KmsflowError
+from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KeysError, KmsflowError
 from kmsflow.principals import parse_principal
+from kmsflow.stacks.audit_stack import AuditStack
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
-from kmsflow.stacks.naming import keys_stack_name
+from kmsflow.stacks.naming import audit_stack_name, keys_stack_name
 
 #: Feature flags kmsflow is written against. They live here, not in cdk.json, so that an app built in a
 #: test or a benchmark synthesizes exactly what `cdk synth` does.
@@ -42,6 +43,9 @@ FEATURE_FLAGS: dict[str, Any] = {
     "@aws-cdk/core:enablePartitionLiterals": True,
     "@aws-cdk/core:target-partitions": ["aws", "aws-cn", "aws-us-gov"],
     "@aws-cdk/core:validationReportJson": True,
+    # Server access logs are granted by a bucket policy (logging.s3.amazonaws.com), not the legacy
+    # LogDeliveryWrite ACL, so the access-log bucket can disable ACLs (BucketOwnerEnforced).
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
     # Replicas reference their primary across regions; keep CDK's producer-protecting behaviour explicitly.
     "@aws-cdk/core:defaultCrossStackReferences": "strong",
 }
@@ -97,11 +101,48 @@ def populate(
         except KeysError as err:
             path = f"keys[{index}]" + (f".{err.field}" if err.field else "")
             raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
+    if config.audit is not None:
+        _add_audit(app, config, config.audit, source)
     for tag, value in config.tags.items():
         cdk.Tags.of(app).add(tag, value)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), KmsflowChecks(app))
     return {stack.stack_name: stack for stack in stacks.values()}
+
+
+def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: str) -> AuditStack:
+    accounts = {name: account.id for name, account in config.accounts.items()}
+    trusted = audit.alarms.organization_accounts or list(config.accounts)
+    name = audit_stack_name(audit.account, audit.region)
+    try:
+        return AuditStack(
+            app,
+            name,
+            stack_name=name,
+            description="kmsflow: CloudTrail audit of every KMS call, with alarms on dangerous key changes",
+            env=cdk.Environment(account=config.account_id(audit.account), region=config.region_code(audit.region)),
+            trail_name=audit.trail_name,
+            administrators=_principals(config, audit.administrators),
+            auditors=_principals(config, audit.auditors),
+            organization_trail=audit.organization_trail,
+            organization_id=audit.organization_id,
+            log_retention_days=audit.log_retention_days,
+            transition_to_glacier_days=audit.bucket.transition_to_glacier_days,
+            expire_days=audit.bucket.expire_days,
+            trusted_accounts=[accounts[n] for n in trusted],
+            access_denied_threshold=audit.alarms.access_denied_threshold,
+            request_quota_percent=audit.alarms.request_quota_percent,
+            subscriptions=[(sub.protocol, sub.endpoint) for sub in audit.alarms.subscriptions],
+            partition=config.partition,
+        )
+    except FieldError as err:
+        path = "audit" + (f".{err.field}" if err.field else "")
+        raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
+
+
+def _principals(config: KmsflowConfig, refs: list[str]) -> list[iam.IPrincipal]:
+    accounts = {name: account.id for name, account in config.accounts.items()}
+    return [iam.ArnPrincipal(parse_principal(ref, accounts, config.partition).arn) for ref in refs]
 
 
 def _acknowledge(scope: Construct, key: KeyConfig) -> None:
@@ -140,7 +181,7 @@ def custom_policy(config: KmsflowConfig, key: KeyConfig) -> CustomKeyPolicy | No
     accounts = {name: account.id for name, account in config.accounts.items()}
 
     def principals(refs: list[str]) -> list[iam.IPrincipal]:
-        return [iam.ArnPrincipal(parse_principal(ref, accounts, config.partition).arn) for ref in refs]
+        return _principals(config, refs)
 
     return CustomKeyPolicy(
         root_access=RootAccess(p.root_access),

@@ -133,6 +133,49 @@ class KeyConfig(_Strict):
         )
 
 
+class SubscriptionConfig(_Strict):
+    """Where alarm notices go: an SNS subscription."""
+
+    protocol: Literal["email", "https", "sqs", "lambda"]
+    endpoint: str
+
+
+class AlarmsConfig(_Strict):
+    """Alarms on dangerous key changes and on the KMS request rate."""
+
+    subscriptions: list[SubscriptionConfig] = []
+    #: Accounts whose principals may receive grants without an alarm; default: every declared account.
+    organization_accounts: list[str] | None = None
+    #: AccessDenied answers from KMS in 5 minutes that raise the alarm.
+    access_denied_threshold: Annotated[int, Field(ge=1)] = 10
+    #: Share (percent) of the symmetric cryptographic request quota that raises the alarm.
+    request_quota_percent: Annotated[int, Field(ge=1, le=100)] = 80
+
+
+class LogBucketConfig(_Strict):
+    """Lifecycle of the trail's log bucket (``None``: never)."""
+
+    transition_to_glacier_days: Annotated[int, Field(ge=1)] | None = 90
+    expire_days: Annotated[int, Field(ge=1)] | None = 2557
+
+
+class AuditConfig(_Strict):
+    """The CloudTrail audit of every KMS call (one trail, in the audit account's home region)."""
+
+    account: str
+    region: str
+    trail_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")] = "kmsflow-audit"
+    organization_trail: bool = False
+    #: The AWS Organizations id, required for an organization trail (its bucket policy names it).
+    organization_id: Annotated[str, Field(pattern=r"^o-[a-z0-9]{10,32}$")] | None = None
+    #: CloudWatch Logs retention, one of the values CloudWatch Logs accepts.
+    log_retention_days: int = 365
+    administrators: list[str] = []
+    auditors: list[str] = []
+    bucket: LogBucketConfig = LogBucketConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
+
+
 class KmsflowConfig(_Strict):
     """The whole file. Later capabilities (audit, workflows, pipeline) add their sections here."""
 
@@ -142,6 +185,7 @@ class KmsflowConfig(_Strict):
     regions: dict[Name, Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]]
     tags: dict[str, str] = {}
     keys: list[KeyConfig] = []
+    audit: AuditConfig | None = None
 
     def account_id(self, name: str) -> str:
         return self.accounts[name].id

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from kmsflow.auditspec import LOG_RETENTION_DAYS
 from kmsflow.keyspec import KeySettings, alias_problem
 from kmsflow.policy import rules
 from kmsflow.policy.roles import CRYPTO_ROLES, VIA_SERVICES, Role, role_fits
@@ -19,7 +20,7 @@ from kmsflow.policy.separation import overlap_problem
 from kmsflow.principals import Principal, PrincipalRefError, parse_principal
 
 if TYPE_CHECKING:
-    from kmsflow.config import KeyConfig, KmsflowConfig, PolicyConfig
+    from kmsflow.config import AuditConfig, KeyConfig, KmsflowConfig, PolicyConfig
 
 Issue = tuple[str, str]
 
@@ -52,7 +53,68 @@ def semantic_issues(config: KmsflowConfig) -> list[Issue]:
         names.setdefault(key.name, index)
         issues += _key_issues(config, key, path)
     issues += _duplicate_alias_issues(config)
+    if config.audit is not None:
+        issues += _audit_issues(config, config.audit)
     return issues
+
+
+_ENDPOINTS = {
+    "email": (re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), "an e-mail address"),
+    "https": (re.compile(r"^https://\S+$"), "an https:// URL"),
+    "sqs": (re.compile(r"^arn:aws[\w-]*:sqs:[a-z0-9-]+:\d{12}:[\w-]+(\.fifo)?$"), "an SQS queue ARN"),
+    "lambda": (
+        re.compile(r"^arn:aws[\w-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]+(:[\w$-]+)?$"),
+        "a Lambda function ARN",
+    ),
+}
+
+
+def _audit_issues(config: KmsflowConfig, audit: AuditConfig) -> Iterator[Issue]:
+    if audit.account not in config.accounts:
+        yield ("audit.account", _unknown("account", audit.account, config.accounts))
+    if audit.region not in config.regions:
+        yield ("audit.region", _unknown("region", audit.region, config.regions))
+    if audit.organization_trail and not audit.organization_id:
+        yield ("audit.organization_id", "an organization trail needs organization_id (o-...) for its bucket policy")
+    if audit.log_retention_days not in LOG_RETENTION_DAYS:
+        yield (
+            "audit.log_retention_days",
+            f"log_retention_days is {audit.log_retention_days}; CloudWatch Logs accepts only "
+            f"{', '.join(map(str, LOG_RETENTION_DAYS))}",
+        )
+    accounts = {name: acct.id for name, acct in config.accounts.items()}
+    for role in ("administrators", "auditors"):
+        for i, ref in enumerate(getattr(audit, role)):
+            found: list[Issue] = []
+            principal = _resolve(ref, accounts, config.partition, f"audit.{role}[{i}]", found)
+            yield from found
+            if principal and principal.account_name != audit.account:
+                yield (
+                    f"audit.{role}[{i}]",
+                    f"{ref!r} is in account {principal.account_name!r}; the audit key's {role} must be in the "
+                    f"audit account {audit.account!r}",
+                )
+    for i, name in enumerate(audit.alarms.organization_accounts or []):
+        if name not in accounts:
+            yield (f"audit.alarms.organization_accounts[{i}]", _unknown("account", name, accounts))
+    for i, sub in enumerate(audit.alarms.subscriptions):
+        pattern, what = _ENDPOINTS[sub.protocol]
+        if not pattern.match(sub.endpoint):
+            yield (
+                f"audit.alarms.subscriptions[{i}].endpoint",
+                f"endpoint {sub.endpoint!r} is not {what}, which protocol {sub.protocol} needs",
+            )
+    bucket = audit.bucket
+    if (
+        bucket.expire_days
+        and bucket.transition_to_glacier_days
+        and bucket.expire_days <= bucket.transition_to_glacier_days
+    ):
+        yield (
+            "audit.bucket.expire_days",
+            f"expire_days ({bucket.expire_days}) must be after transition_to_glacier_days "
+            f"({bucket.transition_to_glacier_days}); logs would expire before or when they move to Glacier",
+        )
 
 
 def _account_issues(config: KmsflowConfig) -> Iterator[Issue]:

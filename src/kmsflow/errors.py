@@ -40,13 +40,17 @@ class ConfigIssue:
         return f"ConfigIssue(path={self.path!r}, line={self.line!r}, message={self.message!r})"
 
 
-class KeysError(KmsflowError):
-    """Base class of the keys area. ``field`` names the key setting concerned (``rotation_days``,
+class FieldError(KmsflowError):
+    """An error about one setting of a declared thing. ``field`` names the setting (``rotation_days``,
     ``policy.users``), so that the configuration loader can point at ``keys[2].rotation_days``."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class KeysError(FieldError):
+    """Base class of the keys area."""
 
 
 class KeyConfigurationError(KeysError):
@@ -56,6 +60,10 @@ class KeyConfigurationError(KeysError):
 class KeyPolicyError(KeysError):
     """A key policy breaks one of kmsflow's guards (wildcards, separation of duties, size) or a role
     does not fit the key."""
+
+
+class AuditTrailError(FieldError):
+    """Base class of the audit trail area: the trail, its buckets and alarms cannot be built as asked."""
 
 
 class KeyMaterialError(KmsflowError):

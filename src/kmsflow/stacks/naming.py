@@ -6,3 +6,11 @@ KEYS_STACK = "kmsflow-keys-{account}-{region}"
 def keys_stack_name(account: str, region: str) -> str:
     """The keys stack of an (account name, region name) pair of the configuration."""
     return KEYS_STACK.format(account=account, region=region)
+
+
+AUDIT_STACK = "kmsflow-audit-{account}-{region}"
+
+
+def audit_stack_name(account: str, region: str) -> str:
+    """The audit stack, in the audit account's home region."""
+    return AUDIT_STACK.format(account=account, region=region)

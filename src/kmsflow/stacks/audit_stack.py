@@ -1,0 +1,86 @@
+"""The audit stack: the trail of every KMS call, its alarms and the topic they notify."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from kmsflow.constructs.audit import KmsAlarms, KmsAuditTrail
+
+
+class AuditStack(Stack):
+    """``trail`` (KmsAuditTrail), ``topic`` (encrypted, SSL-only) and ``alarms`` (KmsAlarms)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        trail_name: str,
+        administrators: Sequence[iam.IPrincipal],
+        auditors: Sequence[iam.IPrincipal],
+        organization_trail: bool,
+        organization_id: str | None,
+        log_retention_days: int,
+        transition_to_glacier_days: int | None,
+        expire_days: int | None,
+        trusted_accounts: Sequence[str],
+        access_denied_threshold: int,
+        request_quota_percent: int,
+        subscriptions: Sequence[tuple[str, str]] = (),
+        partition: str = "aws",
+        **stack_props: Any,
+    ) -> None:
+        super().__init__(scope, id, **stack_props)
+        self.trail = KmsAuditTrail(
+            self,
+            "Audit",
+            trail_name=trail_name,
+            administrators=administrators,
+            auditors=auditors,
+            organization_trail=organization_trail,
+            organization_id=organization_id,
+            log_retention_days=log_retention_days,
+            transition_to_glacier_days=transition_to_glacier_days,
+            expire_days=expire_days,
+            partition=partition,
+        )
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"kmsflow audit alarms ({trail_name})",
+            master_key=self.trail.key.key,
+            enforce_ssl=True,
+        )
+        for index, (protocol, endpoint) in enumerate(subscriptions):
+            sns.Subscription(
+                self, f"Subscription{index}", topic=self.topic, protocol=PROTOCOLS[protocol], endpoint=endpoint
+            )
+        self.alarms = KmsAlarms(
+            self,
+            "Alarms",
+            log_group=self.trail.log_group,
+            topic=self.topic,
+            trusted_accounts=trusted_accounts,
+            access_denied_threshold=access_denied_threshold,
+            request_quota_percent=request_quota_percent,
+        )
+        CfnOutput(self, "TrailArn", value=self.trail.trail.trail_arn, description="The kmsflow audit trail")
+        CfnOutput(self, "TrailBucket", value=self.trail.buckets.trail_bucket.bucket_name)
+        CfnOutput(self, "AuditKeyArn", value=self.trail.key.key_arn)
+        CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn)
+
+
+#: Configuration protocol -> SNS protocol. SQS and Lambda endpoints are ARNs; their resource policies (who
+#: may send to the queue, invoke the function) belong to the endpoint's owner and are not managed here.
+PROTOCOLS = {
+    "email": sns.SubscriptionProtocol.EMAIL,
+    "https": sns.SubscriptionProtocol.HTTPS,
+    "sqs": sns.SubscriptionProtocol.SQS,
+    "lambda": sns.SubscriptionProtocol.LAMBDA,
+}
