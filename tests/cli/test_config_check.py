@@ -26,6 +26,7 @@ DEFAULT_LINES = [
     "kmsflow-keys-workloads-primary",
     "  shared-snapshots: SYMMETRIC_DEFAULT ENCRYPT_DECRYPT, rotates every 365 days, policy custom -> "
     "kmsflow-keys-workloads-primary",
+    "  audit: trail kmsflow-audit, 1 alarm subscription(s) -> kmsflow-audit-security-primary",
 ]
 
 

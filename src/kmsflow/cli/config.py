@@ -8,7 +8,7 @@ import typer
 
 from kmsflow.config import DEFAULT_CONFIG
 from kmsflow.errors import ConfigError
-from kmsflow.stacks.naming import keys_stack_name
+from kmsflow.stacks.naming import audit_stack_name, keys_stack_name
 
 app = typer.Typer(help="Check kmsflow configuration files.", no_args_is_help=True)
 
@@ -43,3 +43,9 @@ def check(
         rotation = f"rotates every {settings.rotation_days} days" if settings.rotation else "no rotation"
         stacks = ", ".join(keys_stack_name(key.account, r) for r in [key.region, *key.replicas])
         typer.echo(f"  {key.name}: {settings.spec} {settings.usage}, {rotation}, policy {key.policy.mode} -> {stacks}")
+    if cfg.audit is not None:
+        audit = cfg.audit
+        typer.echo(
+            f"  audit: trail {audit.trail_name}, {len(audit.alarms.subscriptions)} alarm subscription(s) -> "
+            f"{audit_stack_name(audit.account, audit.region)}"
+        )
