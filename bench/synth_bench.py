@@ -39,6 +39,13 @@ TARGET = 1.25
 MARKER = "BENCH_RESULT "
 
 KEY_TYPES = ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
+
+
+def keys_only(config: Any) -> Any:
+    """The default configuration without its audit section: the baseline is the keys, written by hand."""
+    return config.model_copy(update={"audit": None})
+
+
 KEY_PROPERTIES = (
     "KeySpec",
     "KeyUsage",
@@ -56,11 +63,12 @@ KEY_ATTRIBUTES = ("DeletionPolicy", "UpdateReplacePolicy")
 
 # What a child builds: imports are timed separately from building the app and from app.synth().
 _IMPORT = {
-    "kmsflow": "from kmsflow.app import new_app, populate\nfrom kmsflow.config import load_config\n",
+    "kmsflow": "from kmsflow.app import new_app, populate\nfrom kmsflow.config import load_config\n"
+    "def keys_only(c):\n    return c.model_copy(update={'audit': None})\n",
     "plain": "from bench.plain_cdk_app import build_app\n",
 }
 _BUILD = {
-    "kmsflow": "app = new_app(outdir=outdir)\npopulate(app, load_config(CONFIG), source=CONFIG, nag=nag)\n",
+    "kmsflow": "app = new_app(outdir=outdir)\npopulate(app, keys_only(load_config(CONFIG)), source=CONFIG, nag=nag)\n",
     "plain": "app = build_app(outdir=outdir, nag=nag)\n",
 }
 _CHILD = """\
@@ -313,7 +321,7 @@ def _builder(side: str) -> Callable[[str, bool], Any]:
 
         def build_kmsflow(outdir: str, nag: bool) -> Any:
             app = new_app(outdir=outdir)
-            populate(app, load_config(CONFIG), source=str(CONFIG), nag=nag)
+            populate(app, keys_only(load_config(CONFIG)), source=str(CONFIG), nag=nag)
             return app
 
         return build_kmsflow
@@ -411,7 +419,7 @@ from kmsflow.config import load_config
 def once():
     outdir = tempfile.mkdtemp()
     app = new_app(outdir=outdir)
-    populate(app, load_config({config!r}), source={config!r})
+    populate(app, load_config({config!r}).model_copy(update={{"audit": None}}), source={config!r})
     app.synth()
     shutil.rmtree(outdir)
 once()

@@ -13,6 +13,7 @@ import tempfile
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
@@ -28,7 +29,6 @@ from kmsflow.constructs.keys import (
 from kmsflow.constructs.nag import KmsflowChecks
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KeysError, KmsflowError
 from kmsflow.principals import parse_principal
-from kmsflow.stacks.audit_stack import AuditStack
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
 from kmsflow.stacks.naming import audit_stack_name, keys_stack_name
 
@@ -110,7 +110,11 @@ def populate(
     return {stack.stack_name: stack for stack in stacks.values()}
 
 
-def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: str) -> AuditStack:
+def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: str) -> Stack:
+    # Imported here: the audit stack pulls in the CloudTrail, S3, SNS, Logs and CloudWatch modules of
+    # aws-cdk-lib (tens of milliseconds of jsii loading) that an app without `audit:` never needs.
+    from kmsflow.stacks.audit_stack import AuditStack  # noqa: PLC0415
+
     accounts = {name: account.id for name, account in config.accounts.items()}
     trusted = audit.alarms.organization_accounts or list(config.accounts)
     name = audit_stack_name(audit.account, audit.region)
