@@ -113,7 +113,7 @@ def populate(
 def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: str) -> Stack:
     # Imported here: the audit stack pulls in the CloudTrail, S3, SNS, Logs and CloudWatch modules of
     # aws-cdk-lib (tens of milliseconds of jsii loading) that an app without `audit:` never needs.
-    from kmsflow.stacks.audit_stack import AuditStack  # noqa: PLC0415
+    from kmsflow.stacks.audit_stack import AuditStack
 
     accounts = {name: account.id for name, account in config.accounts.items()}
     trusted = audit.alarms.organization_accounts or list(config.accounts)
