@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_all
 
+from kmsflow.app import new_app
 from kmsflow.auditspec import METRIC_NAMESPACE, USAGE_DIMENSIONS
 from kmsflow.policy.document import principal_values
+from kmsflow.stacks.audit_stack import AuditStack
 from tests.constructs.filter_pattern import matches
 
 STACK = "kmsflow-audit-security-primary"
@@ -249,3 +251,43 @@ def test_cfn_lint_reports_no_error_on_the_audit_and_keys_templates(
         path.write_text(json.dumps(template))
         errors = [m for m in lint_all(path.read_text()) if m.rule.id.startswith("E")]
         assert errors == [], (name, [str(e) for e in errors])
+
+
+def test_organization_trail_and_arn_subscriptions() -> None:
+    """A second, small audit stack: organization trail, SQS and Lambda subscriptions, no lifecycle."""
+    app = new_app()
+    stack = AuditStack(
+        app,
+        "OrgAudit",
+        env={"account": ACCOUNT, "region": "eu-west-1"},
+        trail_name="org-audit",
+        administrators=[],
+        auditors=[],
+        organization_trail=True,
+        organization_id="o-abcdefghij",
+        log_retention_days=3653,
+        transition_to_glacier_days=None,
+        expire_days=None,
+        trusted_accounts=[ACCOUNT],
+        access_denied_threshold=3,
+        request_quota_percent=50,
+        subscriptions=[
+            ("sqs", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:alerts"),
+            ("lambda", f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:pager"),
+        ],
+    )
+    tpl = app.synth().get_stack_by_name(stack.stack_name).template
+    assert one(tpl, "AWS::CloudTrail::Trail")["Properties"]["IsOrganizationTrail"] is True
+    assert "AuditorsDecryptLogFiles" not in key_statements(tpl)
+    assert one(tpl, "AWS::Logs::LogGroup")["Properties"]["RetentionInDays"] == 3653
+    protocols = sorted(s["Properties"]["Protocol"] for s in of_type(tpl, "AWS::SNS::Subscription"))
+    assert protocols == ["lambda", "sqs"]
+    for bucket in of_type(tpl, "AWS::S3::Bucket"):
+        (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert "ExpirationInDays" not in rule
+        assert "Transitions" not in rule
+    thresholds = {
+        a["Properties"].get("MetricName"): a["Properties"]["Threshold"] for a in of_type(tpl, "AWS::CloudWatch::Alarm")
+    }
+    assert thresholds["AccessDeniedBurst"] == 3
+    assert thresholds[None] == 50  # the request-quota alarm (a metric-math alarm has no MetricName)
