@@ -1,4 +1,5 @@
-"""``make bench``: every benchmark of kmsflow (today: synth time against a plain CDK app)."""
+"""``make bench``: every benchmark of kmsflow: synth time against a plain CDK app, then the usage report against a
+plain ``json.load`` + ``Counter`` pass."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from pathlib import Path
 # Run as a script (``python bench/run.py``): make the repository root importable for ``bench.*``.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import synth_bench
+from bench import synth_bench, usage_bench
 
 
 def main() -> int:
-    return synth_bench.main()
+    status = synth_bench.main()
+    print(flush=True)
+    return usage_bench.main() or status
 
 
 if __name__ == "__main__":

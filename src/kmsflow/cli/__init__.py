@@ -1,13 +1,15 @@
-"""The ``kmsflow`` command: ``kmsflow config check``, ``kmsflow keys import-material``.
+"""The ``kmsflow`` command: ``kmsflow config check``, ``kmsflow keys import-material``, ``kmsflow audit usage``.
 
 Every command prints errors as one readable message on stderr and exits non-zero, never with a traceback:
-2 for invalid configuration (as ``cdk synth`` does), 1 for a failed AWS operation.
+2 for invalid configuration or arguments (as ``cdk synth`` does), 1 for a failed AWS operation, and 3 when
+``audit usage`` had to skip unreadable files or malformed records.
 """
 
 from __future__ import annotations
 
 import typer
 
+from kmsflow.cli.audit import app as audit_app
 from kmsflow.cli.config import app as config_app
 from kmsflow.cli.keys import app as keys_app
 
@@ -18,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -174,8 +174,8 @@ def usage(
     (--lookup). A file that is not a readable CloudTrail log file is named on stderr and skipped; a malformed
     record is skipped and counted.
 
-    Exit codes: 0 everything was read; 3 the report is complete for what was read, but a file was bad or a
-    record malformed (see stderr and "sources" in the JSON); 2 invalid arguments or input files; 1 an AWS call
+    Exit codes: 0 all input was read; 3 some input was skipped (a bad file or a malformed record; the report
+    covers the rest, see stderr and "sources" in the JSON); 2 invalid arguments or input files; 1 an AWS call
     failed.
     """
     try:
