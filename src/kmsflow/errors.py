@@ -62,9 +62,5 @@ class KeyPolicyError(KeysError):
     does not fit the key."""
 
 
-class AuditTrailError(FieldError):
-    """Base class of the audit trail area: the trail, its buckets and alarms cannot be built as asked."""
-
-
 class KeyMaterialError(KmsflowError):
     """Importing key material failed or was asked with invalid input."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kmsflow.errors import KmsflowError
+from kmsflow.errors import FieldError, KmsflowError
 
 
 class AuditError(KmsflowError):
@@ -15,3 +15,7 @@ class AuditInputError(AuditError):
 
 class AuditAwsError(AuditError):
     """An AWS call failed (credentials, permissions, throttling that outlived the back-off, a missing bucket)."""
+
+
+class AuditTrailError(AuditError, FieldError):
+    """The trail, its buckets or its alarms cannot be built as asked; ``field`` names the ``audit:`` setting."""

@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from kmsflow.auditspec import MAX_FILTER_PATTERN, METRIC_NAMESPACE, USAGE_DIMENSIONS, alarm_specs
-from kmsflow.errors import AuditTrailError
+from kmsflow.audit.errors import AuditTrailError
 
 PERIOD = Duration.minutes(5)
 
