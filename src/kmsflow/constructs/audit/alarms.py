@@ -16,8 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from kmsflow.auditspec import MAX_FILTER_PATTERN, METRIC_NAMESPACE, USAGE_DIMENSIONS, alarm_specs
 from kmsflow.audit.errors import AuditTrailError
+from kmsflow.auditspec import MAX_FILTER_PATTERN, METRIC_NAMESPACE, USAGE_DIMENSIONS, alarm_specs
 
 PERIOD = Duration.minutes(5)
 
