@@ -18,7 +18,7 @@ help:
 	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
 	@echo "make test    set up, run the whole test suite"
 	@echo "make lint    ruff + mypy --strict"
-	@echo "make bench   benchmarks (synth time against a plain CDK app)"
+	@echo "make bench   benchmarks (synth time against a plain CDK app; usage report over 1,000,000 records)"
 
 setup: $(VENV)/.installed node_modules/.installed
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kmsflow.app import new_app, populate
 from kmsflow.config import parse_config
 from kmsflow.errors import ConfigError
 
@@ -85,3 +86,16 @@ def test_audit_problems(changes: dict[str, Any], path: str, fragment: str) -> No
     found = issues(with_audit(**changes))
     assert [p for p, _ in found] == [path]
     assert fragment in found[0][1]
+
+
+def test_too_many_organization_accounts_for_one_filter_pattern_is_a_config_error() -> None:
+    """CloudWatch Logs caps a filter pattern at 1,024 characters; the construct refuses, the app names the field."""
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data["accounts"].update({f"a{i:02d}": {"id": f"{i:012d}"} for i in range(1, 41)})
+    config = parse_config(yaml.safe_dump(data), "a.yaml")
+    with pytest.raises(ConfigError) as err:
+        populate(new_app(), config, source="a.yaml", nag=False)
+    (issue,) = err.value.issues
+    assert issue.path == "audit.alarms.organization_accounts"
+    assert "the GrantToOutsidePrincipal filter pattern is" in issue.message
+    assert "CloudWatch Logs allows 1024" in issue.message
