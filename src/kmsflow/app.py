@@ -115,7 +115,7 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
     # aws-cdk-lib (tens of milliseconds of jsii loading) that an app without `audit:` never needs.
     from kmsflow.stacks.audit_stack import AuditStack
 
-    accounts = {name: account.id for name, account in config.accounts.items()}
+    accounts = config.account_ids
     trusted = audit.alarms.organization_accounts or list(config.accounts)
     name = audit_stack_name(audit.account, audit.region)
     try:
@@ -145,7 +145,7 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
 
 
 def _principals(config: KmsflowConfig, refs: list[str]) -> list[iam.IPrincipal]:
-    accounts = {name: account.id for name, account in config.accounts.items()}
+    accounts = config.account_ids
     return [iam.ArnPrincipal(parse_principal(ref, accounts, config.partition).arn) for ref in refs]
 
 
@@ -182,7 +182,7 @@ def custom_policy(config: KmsflowConfig, key: KeyConfig) -> CustomKeyPolicy | No
     p = key.policy
     if p.mode == "default":
         return None
-    accounts = {name: account.id for name, account in config.accounts.items()}
+    accounts = config.account_ids
 
     def principals(refs: list[str]) -> list[iam.IPrincipal]:
         return _principals(config, refs)

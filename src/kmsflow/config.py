@@ -190,6 +190,11 @@ class KmsflowConfig(_Strict):
     def account_id(self, name: str) -> str:
         return self.accounts[name].id
 
+    @property
+    def account_ids(self) -> dict[str, str]:
+        """Account name -> account id, for resolving principal references."""
+        return {name: account.id for name, account in self.accounts.items()}
+
     def region_code(self, name: str) -> str:
         return self.regions[name]
 

@@ -82,21 +82,19 @@ def _audit_issues(config: KmsflowConfig, audit: AuditConfig) -> Iterator[Issue]:
             f"log_retention_days is {audit.log_retention_days}; CloudWatch Logs accepts only "
             f"{', '.join(map(str, LOG_RETENTION_DAYS))}",
         )
-    accounts = {name: acct.id for name, acct in config.accounts.items()}
     for role in ("administrators", "auditors"):
         for i, ref in enumerate(getattr(audit, role)):
-            found: list[Issue] = []
-            principal = _resolve(ref, accounts, config.partition, f"audit.{role}[{i}]", found)
-            yield from found
-            if principal and principal.account_name != audit.account:
-                yield (
-                    f"audit.{role}[{i}]",
-                    f"{ref!r} is in account {principal.account_name!r}; the audit key's {role} must be in the "
-                    f"audit account {audit.account!r}",
-                )
+            yield from _principal_in_account(
+                ref,
+                config.account_ids,
+                config.partition,
+                where=f"audit.{role}[{i}]",
+                account=audit.account,
+                why=f"; the audit key's {role} must be in the audit account {audit.account!r}",
+            )
     for i, name in enumerate(audit.alarms.organization_accounts or []):
-        if name not in accounts:
-            yield (f"audit.alarms.organization_accounts[{i}]", _unknown("account", name, accounts))
+        if name not in config.accounts:
+            yield (f"audit.alarms.organization_accounts[{i}]", _unknown("account", name, config.accounts))
     for i, sub in enumerate(audit.alarms.subscriptions):
         pattern, what = _ENDPOINTS[sub.protocol]
         if not pattern.match(sub.endpoint):
@@ -192,7 +190,7 @@ def _policy_issues(config: KmsflowConfig, key: KeyConfig, settings: KeySettings 
                 )
             ]
         return []
-    accounts = {name: acct.id for name, acct in config.accounts.items()}
+    accounts = config.account_ids
     issues: list[Issue] = []
     resolved: dict[Role, list[str]] = defaultdict(list)
     for role, where, refs in _principal_lists(policy):
@@ -259,15 +257,14 @@ def _cross_account_issues(
                 "service_users for principals of the key's account",
             )
         for j, ref in enumerate(access.principals):
-            issues: list[Issue] = []
-            principal = _resolve(ref, accounts, partition, f"{where}.principals[{j}]", issues)
-            yield from issues
-            if principal and principal.account_name != access.account:
-                yield (
-                    f"{where}.principals[{j}]",
-                    f"{ref!r} is in account {principal.account_name!r}, not in "
-                    f"{access.account!r} that this entry opens the key to",
-                )
+            yield from _principal_in_account(
+                ref,
+                accounts,
+                partition,
+                where=f"{where}.principals[{j}]",
+                account=access.account,
+                why=f", not in {access.account!r} that this entry opens the key to",
+            )
 
 
 def _service_issues(policy: PolicyConfig, path: str) -> Iterator[Issue]:
@@ -310,6 +307,18 @@ def _statement_issues(
                     f"principal {value!r} is in account {match.group(1)}, which is not "
                     "declared under accounts:; declare it or fix the id",
                 )
+
+
+def _principal_in_account(
+    ref: str, accounts: dict[str, str], partition: str, *, where: str, account: str, why: str
+) -> Iterator[Issue]:
+    """The problems of a principal reference that must resolve to a principal of ``account``; ``why`` ends
+    the wrong-account message (it starts with its own separator)."""
+    issues: list[Issue] = []
+    principal = _resolve(ref, accounts, partition, where, issues)
+    yield from issues
+    if principal and principal.account_name != account:
+        yield (where, f"{ref!r} is in account {principal.account_name!r}{why}")
 
 
 def _resolve(ref: str, accounts: dict[str, str], partition: str, where: str, issues: list[Issue]) -> Principal | None:
