@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -184,8 +185,7 @@ def custom_policy(config: KmsflowConfig, key: KeyConfig) -> CustomKeyPolicy | No
         return None
     accounts = config.account_ids
 
-    def principals(refs: list[str]) -> list[iam.IPrincipal]:
-        return _principals(config, refs)
+    principals = functools.partial(_principals, config)
 
     return CustomKeyPolicy(
         root_access=RootAccess(p.root_access),
