@@ -167,6 +167,7 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
     security = keys_stack(app, "security", "primary", cross_region=True)
     security_secondary = keys_stack(app, "security", "secondary", cross_region=True)
     workloads = keys_stack(app, "workloads", "primary", cross_region=False)
+    workloads_secondary = keys_stack(app, "workloads", "secondary", cross_region=False)
 
     data_processor = arn(SECURITY, "role/DataProcessor")
     app_runtime = arn(SECURITY, "role/AppRuntime")
@@ -286,6 +287,25 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
                 partner_root,
                 {"StringEquals": {"kms:CallerAccount": PARTNER}},
             ),
+        ],
+    )
+
+    copier = arn(WORKLOADS, "role/kmsflow-snapshot-copy-eu-west-1")
+    add_key(
+        workloads_secondary,
+        "dr-snapshots",
+        description="Re-encrypts snapshots copied into the secondary region",
+        alias="alias/kmsflow/dr-snapshots",
+        rotation_days=365,
+        statements=[
+            *admins(WORKLOADS, ADMIN + ADMIN_ROTATION),
+            allow(
+                "ServiceUsersViaService",
+                copier,
+                ENCRYPT_DECRYPT,
+                {"StringEquals": {"kms:ViaService": via("rds", "ec2", region=SECONDARY)}},
+            ),
+            grant_for_aws_resources("ServiceUsersGrantsForAwsResources", copier),
         ],
     )
 

@@ -42,8 +42,8 @@ KEY_TYPES = ("AWS::KMS::Key", "AWS::KMS::ReplicaKey")
 
 
 def keys_only(config: Any) -> Any:
-    """The default configuration without its audit section: the baseline is the keys, written by hand."""
-    return config.model_copy(update={"audit": None})
+    """The default configuration without its audit and workflows: the baseline is the keys, written by hand."""
+    return config.model_copy(update={"audit": None, "workflows": type(config.workflows)()})
 
 
 KEY_PROPERTIES = (
@@ -64,7 +64,7 @@ KEY_ATTRIBUTES = ("DeletionPolicy", "UpdateReplacePolicy")
 # What a child builds: imports are timed separately from building the app and from app.synth().
 _IMPORT = {
     "kmsflow": "from kmsflow.app import new_app, populate\nfrom kmsflow.config import load_config\n"
-    "def keys_only(c):\n    return c.model_copy(update={'audit': None})\n",
+    "def keys_only(c):\n    return c.model_copy(update={'audit': None, 'workflows': type(c.workflows)()})\n",
     "plain": "from bench.plain_cdk_app import build_app\n",
 }
 _BUILD = {
@@ -416,10 +416,11 @@ _PROFILE = """\
 import cProfile, pstats, shutil, tempfile
 from kmsflow.app import new_app, populate
 from kmsflow.config import load_config
+from bench.synth_bench import keys_only
 def once():
     outdir = tempfile.mkdtemp()
     app = new_app(outdir=outdir)
-    populate(app, load_config({config!r}).model_copy(update={{"audit": None}}), source={config!r})
+    populate(app, keys_only(load_config({config!r})), source={config!r})
     app.synth()
     shutil.rmtree(outdir)
 once()

@@ -6,6 +6,7 @@ the default app is built once per session and every template test reads the same
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,23 @@ DEFAULT_CONFIG = ROOT / "kmsflow.yaml"
 
 
 @pytest.fixture(scope="session")
-def default_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Every template of the default configuration's app, synthesized once, with all cdk-nag packs."""
+def default_outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cloud assembly directory of the default configuration's app, synthesized once with all cdk-nag
+    packs (templates, assets)."""
     from kmsflow.app import new_app, populate
     from kmsflow.config import load_config
 
-    app = new_app(outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = new_app(outdir=str(outdir))
     populate(app, load_config(DEFAULT_CONFIG), source=str(DEFAULT_CONFIG))
-    assembly = app.synth()  # raises if any cdk-nag finding is unacknowledged
-    return {stack.stack_name: stack.template for stack in assembly.stacks}
+    app.synth()  # raises if any cdk-nag finding is unacknowledged
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def default_templates(default_outdir: Path) -> dict[str, dict[str, Any]]:
+    """Every template of the default configuration's app, by stack name."""
+    return {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in default_outdir.glob("*.template.json")
+    }

@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
 
-from kmsflow.config import DEFAULT_CONFIG, AuditConfig, KeyConfig, KmsflowConfig, load_config
+from kmsflow.config import DEFAULT_CONFIG, AuditConfig, KeyConfig, KmsflowConfig, SnapshotCopyConfig, load_config
 from kmsflow.constructs.keys import (
     CrossAccountAccess,
     CustomKeyPolicy,
@@ -31,7 +31,7 @@ from kmsflow.constructs.nag import KmsflowChecks
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KeysError, KmsflowError
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
-from kmsflow.stacks.naming import audit_stack_name, keys_stack_name
+from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, workflows_stack_name
 
 #: Feature flags kmsflow is written against. They live here, not in cdk.json, so that an app built in a
 #: test or a benchmark synthesizes exactly what `cdk synth` does.
@@ -104,6 +104,8 @@ def populate(
             raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
     if config.audit is not None:
         _add_audit(app, config, config.audit, source)
+    for index, flow in enumerate(config.workflows.snapshot_copy):
+        _add_snapshot_copy(app, config, flow, f"workflows.snapshot_copy[{index}]", source)
     for tag, value in config.tags.items():
         cdk.Tags.of(app).add(tag, value)
     if nag:
@@ -143,6 +145,29 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
     except FieldError as err:
         path = "audit" + (f".{err.field}" if err.field else "")
         raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
+
+
+def _add_snapshot_copy(app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyConfig, path: str, source: str) -> Stack:
+    # Imported here for the same reason as the audit stack: Step Functions and Lambda modules load only if used.
+    from kmsflow.stacks.workflows_stack import WorkflowsStack
+
+    name = workflows_stack_name(flow.account, flow.region)
+    try:
+        return WorkflowsStack(
+            app,
+            name,
+            stack_name=name,
+            description="kmsflow: moves KMS-encrypted snapshots to other regions, re-encrypted under their keys",
+            env=cdk.Environment(account=config.account_id(flow.account), region=config.region_code(flow.region)),
+            source_regions=[config.region_code(r) for r in (flow.source_regions or [flow.region])],
+            destination_regions=[config.region_code(r) for r in flow.destination_regions],
+            administrators=_principals(config, flow.administrators),
+            timeout_hours=flow.timeout_hours,
+            subscriptions=[(sub.protocol, sub.endpoint) for sub in flow.subscriptions],
+            partition=config.partition,
+        )
+    except FieldError as err:
+        raise ConfigError(source, [ConfigIssue(path + (f".{err.field}" if err.field else ""), str(err))]) from err
 
 
 def _principals(config: KmsflowConfig, refs: list[str]) -> list[iam.IPrincipal]:

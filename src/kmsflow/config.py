@@ -176,6 +176,23 @@ class AuditConfig(_Strict):
     alarms: AlarmsConfig = AlarmsConfig()
 
 
+class SnapshotCopyConfig(_Strict):
+    """A snapshot-copy state machine in one (account, region), copying to the destination regions."""
+
+    account: str
+    region: str
+    #: Regions whose snapshots, instances, clusters and volumes it may read; default: its own region.
+    source_regions: list[str] = []
+    destination_regions: list[str]
+    administrators: list[str] = []
+    timeout_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    subscriptions: list[SubscriptionConfig] = []
+
+
+class WorkflowsConfig(_Strict):
+    snapshot_copy: list[SnapshotCopyConfig] = []
+
+
 class KmsflowConfig(_Strict):
     """The whole file. Later capabilities (audit, workflows, pipeline) add their sections here."""
 
@@ -186,6 +203,7 @@ class KmsflowConfig(_Strict):
     tags: dict[str, str] = {}
     keys: list[KeyConfig] = []
     audit: AuditConfig | None = None
+    workflows: WorkflowsConfig = WorkflowsConfig()
 
     def account_id(self, name: str) -> str:
         return self.accounts[name].id

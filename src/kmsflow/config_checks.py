@@ -20,7 +20,7 @@ from kmsflow.policy.separation import overlap_problem
 from kmsflow.principals import Principal, PrincipalRefError, parse_principal
 
 if TYPE_CHECKING:
-    from kmsflow.config import AuditConfig, KeyConfig, KmsflowConfig, PolicyConfig
+    from kmsflow.config import AuditConfig, KeyConfig, KmsflowConfig, PolicyConfig, SubscriptionConfig
 
 Issue = tuple[str, str]
 
@@ -55,7 +55,48 @@ def semantic_issues(config: KmsflowConfig) -> list[Issue]:
     issues += _duplicate_alias_issues(config)
     if config.audit is not None:
         issues += _audit_issues(config, config.audit)
+    issues += _workflow_issues(config)
     return issues
+
+
+def _workflow_issues(config: KmsflowConfig) -> Iterator[Issue]:
+    places: dict[tuple[str, str], int] = {}
+    for index, flow in enumerate(config.workflows.snapshot_copy):
+        path = f"workflows.snapshot_copy[{index}]"
+        if flow.account not in config.accounts:
+            yield (f"{path}.account", _unknown("account", flow.account, config.accounts))
+        if flow.region not in config.regions:
+            yield (f"{path}.region", _unknown("region", flow.region, config.regions))
+        if (flow.account, flow.region) in places:
+            yield (
+                path,
+                f"workflows.snapshot_copy[{places[(flow.account, flow.region)]}] is already in account "
+                f"{flow.account!r} and region {flow.region!r}; one state machine per account and region",
+            )
+        places.setdefault((flow.account, flow.region), index)
+        for field in ("source_regions", "destination_regions"):
+            for i, region in enumerate(getattr(flow, field)):
+                if region not in config.regions:
+                    yield (f"{path}.{field}[{i}]", _unknown("region", region, config.regions))
+        if not flow.destination_regions:
+            yield (f"{path}.destination_regions", "name at least one destination region")
+        sources = set(flow.source_regions or [flow.region])
+        for i, region in enumerate(flow.destination_regions):
+            if region in sources:
+                yield (
+                    f"{path}.destination_regions[{i}]",
+                    f"region {region!r} is also a source region; a snapshot copy moves snapshots to another region",
+                )
+        for i, ref in enumerate(flow.administrators):
+            yield from _principal_in_account(
+                ref,
+                config.account_ids,
+                config.partition,
+                where=f"{path}.administrators[{i}]",
+                account=flow.account,
+                why=f"; the workflow key's administrators must be in the workflow's account {flow.account!r}",
+            )
+        yield from _subscription_issues(flow.subscriptions, f"{path}.subscriptions")
 
 
 _ENDPOINTS = {
@@ -95,13 +136,7 @@ def _audit_issues(config: KmsflowConfig, audit: AuditConfig) -> Iterator[Issue]:
     for i, name in enumerate(audit.alarms.organization_accounts or []):
         if name not in config.accounts:
             yield (f"audit.alarms.organization_accounts[{i}]", _unknown("account", name, config.accounts))
-    for i, sub in enumerate(audit.alarms.subscriptions):
-        pattern, what = _ENDPOINTS[sub.protocol]
-        if not pattern.match(sub.endpoint):
-            yield (
-                f"audit.alarms.subscriptions[{i}].endpoint",
-                f"endpoint {sub.endpoint!r} is not {what}, which protocol {sub.protocol} needs",
-            )
+    yield from _subscription_issues(audit.alarms.subscriptions, "audit.alarms.subscriptions")
     bucket = audit.bucket
     if (
         bucket.expire_days
@@ -307,6 +342,16 @@ def _statement_issues(
                     f"principal {value!r} is in account {match.group(1)}, which is not "
                     "declared under accounts:; declare it or fix the id",
                 )
+
+
+def _subscription_issues(subscriptions: list[SubscriptionConfig], path: str) -> Iterator[Issue]:
+    for i, sub in enumerate(subscriptions):
+        pattern, what = _ENDPOINTS[sub.protocol]
+        if not pattern.match(sub.endpoint):
+            yield (
+                f"{path}[{i}].endpoint",
+                f"endpoint {sub.endpoint!r} is not {what}, which protocol {sub.protocol} needs",
+            )
 
 
 def _principal_in_account(

@@ -26,7 +26,10 @@ DEFAULT_LINES = [
     "kmsflow-keys-workloads-primary",
     "  shared-snapshots: SYMMETRIC_DEFAULT ENCRYPT_DECRYPT, rotates every 365 days, policy custom -> "
     "kmsflow-keys-workloads-primary",
+    "  dr-snapshots: SYMMETRIC_DEFAULT ENCRYPT_DECRYPT, rotates every 365 days, policy custom -> "
+    "kmsflow-keys-workloads-secondary",
     "  audit: trail kmsflow-audit, 1 alarm subscription(s) -> kmsflow-audit-security-primary",
+    "  workflow snapshot-copy: primary -> secondary -> kmsflow-workflows-workloads-primary",
 ]
 
 
@@ -38,7 +41,7 @@ def runner() -> CliRunner:
 def test_check_default_file(runner: CliRunner) -> None:
     result = runner.invoke(app, ["config", "check", str(DEFAULT_FILE)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [f"{DEFAULT_FILE}: valid; 6 key(s), partition aws", *DEFAULT_LINES]
+    assert result.stdout.splitlines() == [f"{DEFAULT_FILE}: valid; 7 key(s), partition aws", *DEFAULT_LINES]
     assert result.stderr == ""
 
 
@@ -49,7 +52,7 @@ def test_check_reads_kmsflow_yaml_by_default(
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "kmsflow.yaml: valid; 6 key(s), partition aws"
+    assert result.stdout.splitlines()[0] == "kmsflow.yaml: valid; 7 key(s), partition aws"
 
 
 def test_check_invalid_file(runner: CliRunner, tmp_path: Path) -> None:

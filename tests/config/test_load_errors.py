@@ -1267,8 +1267,8 @@ def test_meaning_problems_are_reported_together_in_file_order() -> None:
         "keys[2].account",
         "keys[3].replicas[0]",
         "keys[5].policy.service_users.services[2]",
-        "keys[6].name",
-        "keys[6].rotation",
+        "keys[7].name",
+        "keys[7].rotation",
         "keys[5].aliases[0]",
     ]
     assert all(isinstance(i.line, int) and i.line > 0 for i in err.issues), err.issues

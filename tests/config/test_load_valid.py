@@ -20,6 +20,7 @@ DEFAULT_KEYS = [
     "global-data",
     "workloads-default",
     "shared-snapshots",
+    "dr-snapshots",
 ]
 
 
@@ -66,6 +67,7 @@ def test_default_file_loads_from_a_str_path_too() -> None:
         ("global-data", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, True, KeyOrigin.AWS_KMS, "custom"),
         ("workloads-default", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, False, KeyOrigin.AWS_KMS, "default"),
         ("shared-snapshots", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, False, KeyOrigin.AWS_KMS, "custom"),
+        ("dr-snapshots", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, False, KeyOrigin.AWS_KMS, "custom"),
     ],
     ids=DEFAULT_KEYS,
 )

@@ -8,7 +8,7 @@ import typer
 
 from kmsflow.config import DEFAULT_CONFIG
 from kmsflow.errors import ConfigError
-from kmsflow.stacks.naming import audit_stack_name, keys_stack_name
+from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, workflows_stack_name
 
 app = typer.Typer(help="Check kmsflow configuration files.", no_args_is_help=True)
 
@@ -49,3 +49,7 @@ def check(
             f"  audit: trail {audit.trail_name}, {len(audit.alarms.subscriptions)} alarm subscription(s) -> "
             f"{audit_stack_name(audit.account, audit.region)}"
         )
+    for flow in cfg.workflows.snapshot_copy:
+        destinations = ", ".join(flow.destination_regions)
+        stack = workflows_stack_name(flow.account, flow.region)
+        typer.echo(f"  workflow snapshot-copy: {flow.region} -> {destinations} -> {stack}")

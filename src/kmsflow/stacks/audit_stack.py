@@ -11,6 +11,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from kmsflow.constructs.audit import KmsAlarms, KmsAuditTrail
+from kmsflow.constructs.subscriptions import subscribe
 
 
 class AuditStack(Stack):
@@ -57,10 +58,7 @@ class AuditStack(Stack):
             master_key=self.trail.key.key,
             enforce_ssl=True,
         )
-        for index, (protocol, endpoint) in enumerate(subscriptions):
-            sns.Subscription(
-                self, f"Subscription{index}", topic=self.topic, protocol=PROTOCOLS[protocol], endpoint=endpoint
-            )
+        subscribe(self.topic, subscriptions)
         self.alarms = KmsAlarms(
             self,
             "Alarms",
@@ -74,13 +72,3 @@ class AuditStack(Stack):
         CfnOutput(self, "TrailBucket", value=self.trail.buckets.trail_bucket.bucket_name)
         CfnOutput(self, "AuditKeyArn", value=self.trail.key.key_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn)
-
-
-#: Configuration protocol -> SNS protocol. SQS and Lambda endpoints are ARNs; their resource policies (who
-#: may send to the queue, invoke the function) belong to the endpoint's owner and are not managed here.
-PROTOCOLS = {
-    "email": sns.SubscriptionProtocol.EMAIL,
-    "https": sns.SubscriptionProtocol.HTTPS,
-    "sqs": sns.SubscriptionProtocol.SQS,
-    "lambda": sns.SubscriptionProtocol.LAMBDA,
-}

@@ -14,3 +14,11 @@ AUDIT_STACK = "kmsflow-audit-{account}-{region}"
 def audit_stack_name(account: str, region: str) -> str:
     """The audit stack, in the audit account's home region."""
     return AUDIT_STACK.format(account=account, region=region)
+
+
+WORKFLOWS_STACK = "kmsflow-workflows-{account}-{region}"
+
+
+def workflows_stack_name(account: str, region: str) -> str:
+    """The workflows of an (account name, region name) pair."""
+    return WORKFLOWS_STACK.format(account=account, region=region)
