@@ -11,6 +11,7 @@ import typer
 
 from kmsflow.cli.audit import app as audit_app
 from kmsflow.cli.config import app as config_app
+from kmsflow.cli.copy import app as copy_app
 from kmsflow.cli.keys import app as keys_app
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(copy_app, name="copy")
 
 
 def main() -> None:
