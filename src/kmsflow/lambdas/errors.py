@@ -1,15 +1,240 @@
 """Errors raised by Lambda handlers.
 
 The class name is the ``errorType`` that a Step Functions Retry or Catch matches, so a name is a contract:
-renaming one breaks the state machines that match it.
+renaming one breaks the state machines that match it. Every message names the resource, the region, what was
+wrong and what to do (``problem; remedy``): the failure handler puts it verbatim into the execution's cause.
+
+AWS errors reach the handlers through :func:`aws_errors`, which turns a botocore ``ClientError`` into one of
+these classes: the four throttling codes into classes of exactly their names (so that Retry can match them
+after botocore's own retries gave up), codes the caller knows into the caller's named errors, and anything
+else into :class:`AwsCallFailed` with the AWS code and message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import ClassVar
+
+from botocore.exceptions import ClientError
+
 
 class WorkflowError(Exception):
-    """Base class of the errors a workflow's Lambda handlers raise on purpose."""
+    """Base class of the errors a workflow's Lambda handlers raise on purpose.
+
+    The message is ``"<problem>; <remedy>"``: the problem names the resource, the region and what was wrong;
+    the remedy defaults to the class's :attr:`remedy`, because most causes have one standard fix.
+    """
+
+    remedy: ClassVar[str] = "fix the cause named above, then start an execution with the same input: it resumes"
+
+    def __init__(self, problem: str, *, remedy: str | None = None) -> None:
+        self.problem = problem
+        super().__init__(f"{problem.rstrip('. ')}; {remedy or self.remedy}.")
 
 
 class InvalidInput(WorkflowError):
     """The execution input breaks the workflow's contract."""
+
+    remedy = "correct the execution input and start a new execution"
+
+
+# --- Throttling: the class names are the AWS error codes, so that one Retry matcher lists them all. ---------
+
+
+class ThrottlingException(WorkflowError):
+    """AWS throttled the call (code ``ThrottlingException``, e.g. KMS) beyond botocore's own retries."""
+
+    remedy = "the state machine retries with back-off; if it keeps failing, lower the number of concurrent executions"
+
+
+class RequestLimitExceeded(WorkflowError):
+    """EC2 throttled the call (code ``RequestLimitExceeded``) beyond botocore's own retries."""
+
+    remedy = ThrottlingException.remedy
+
+
+class Throttling(WorkflowError):
+    """AWS throttled the call (code ``Throttling``, e.g. RDS) beyond botocore's own retries."""
+
+    remedy = ThrottlingException.remedy
+
+
+class ThrottledException(WorkflowError):
+    """AWS throttled the call (code ``ThrottledException``) beyond botocore's own retries."""
+
+    remedy = ThrottlingException.remedy
+
+
+THROTTLING_ERRORS: Mapping[str, type[WorkflowError]] = {
+    cls.__name__: cls for cls in (ThrottlingException, RequestLimitExceeded, Throttling, ThrottledException)
+}
+
+
+# --- Snapshot copy ------------------------------------------------------------------------------------------
+
+
+class AwsCallFailed(WorkflowError):
+    """An AWS call failed with a code no step expects (permissions, service errors)."""
+
+    remedy = "check the workflow role's permissions and the resource named, then start the same input again"
+
+
+class SourceNotFound(WorkflowError):
+    """The source instance, cluster, volume or snapshot does not exist in the source region."""
+
+    remedy = "check source.id, source.kind and source.region of the input (the id must exist in that region)"
+
+
+class SourceNotReady(WorkflowError):
+    """The source exists but its state does not allow a snapshot or a copy now (e.g. an instance modifying)."""
+
+    remedy = "wait until the source is available, then start the same input again: it resumes"
+
+
+class SourceSnapshotFailed(WorkflowError):
+    """The source snapshot ended in a failed state."""
+
+    remedy = "delete the failed snapshot named above if this workflow created it, then start the same input again"
+
+
+class UnencryptedSourceNotSupported(WorkflowError):
+    """The source is unencrypted and its service cannot encrypt while copying (Aurora cluster snapshots)."""
+
+    remedy = (
+        "restore the snapshot into a new cluster encrypted with a KMS key, snapshot that cluster and copy the new"
+        " snapshot (AWS cannot encrypt an unencrypted DB cluster snapshot while copying it)"
+    )
+
+
+class OptionGroupRequired(WorkflowError):
+    """The source snapshot's engine needs a target option group for a cross-region copy."""
+
+    remedy = "create a matching option group in the destination region and pass its name as options.option_group_name"
+
+
+class DestinationKeyNotFound(WorkflowError):
+    """The destination KMS key (or alias) does not exist in the destination region."""
+
+    remedy = "check destination.kms_key_id: it must be the ARN of an existing key or alias in destination.region"
+
+
+class DestinationKeyDisabled(WorkflowError):
+    """The destination KMS key exists but is not Enabled (disabled, pending deletion or import, unavailable)."""
+
+    remedy = "enable the key (or cancel its deletion), or name another key, then start the same input again"
+
+
+class DestinationKeyNotSymmetric(WorkflowError):
+    """The destination KMS key is not a symmetric encryption key (SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT)."""
+
+    remedy = "name a symmetric encryption key (key spec SYMMETRIC_DEFAULT, key usage ENCRYPT_DECRYPT)"
+
+
+class DestinationKeyWrongRegion(WorkflowError):
+    """The destination KMS key lives in another region than the destination (KMS keys are regional)."""
+
+    remedy = "name a key of destination.region (a multi-Region key needs its replica in that region)"
+
+
+class DestinationKeyNotAccessible(WorkflowError):
+    """The snapshot service could not use the destination key (key policy or grants refuse it)."""
+
+    remedy = (
+        "let the workflow role use the key (kms:CreateGrant, kms:DescribeKey, kms:Encrypt, kms:GenerateDataKey*,"
+        " kms:ReEncrypt*) in the key policy, then start the same input again"
+    )
+
+
+class CopyQuotaExceeded(WorkflowError):
+    """Too many snapshot copies (or pending snapshots of one volume) are in progress.
+
+    AWS allows 20 concurrent cross-region copies per destination region for RDS DB snapshots and EBS snapshots
+    and 5 for Aurora DB cluster snapshots; EBS also limits pending snapshots per volume. The state machine
+    retries this error with long back-off.
+    """
+
+    remedy = (
+        "the state machine retries with back-off; if it keeps failing, let other copies to that region finish"
+        " or ask for a higher quota, then start the same input again"
+    )
+
+
+class SnapshotQuotaExceeded(WorkflowError):
+    """The account holds the maximum number of manual snapshots in the region (not a transient limit)."""
+
+    remedy = "delete snapshots you no longer need in that region or raise the quota, then start the same input again"
+
+
+class TargetConflict(WorkflowError):
+    """The deterministic target id is taken by a snapshot that another job made."""
+
+    remedy = "rename or delete the conflicting snapshot, then start the same input again"
+
+
+class CopyFailed(WorkflowError):
+    """The copy in the destination region failed or disappeared."""
+
+    remedy = (
+        "read the snapshot's events in the destination region, delete the failed copy if it is still there,"
+        " then start the same input again"
+    )
+
+
+def remedy_for(error_type: str) -> str | None:
+    """The standard remedy of a named error class, or ``None`` for errors that kmsflow does not raise."""
+    cls = globals().get(error_type)
+    if isinstance(cls, type) and issubclass(cls, WorkflowError):
+        return cls.remedy
+    return None
+
+
+# --- Translation of botocore errors -------------------------------------------------------------------------
+
+#: Builds a named error from AWS's ``"<code>: <message>"`` detail.
+ErrorFactory = Callable[[str], WorkflowError]
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a botocore ``ClientError`` (empty if the response carried none)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def error_detail(error: ClientError) -> str:
+    """``"<code>: <message>"`` of a botocore ``ClientError``, for the text of the named error."""
+    body = error.response.get("Error", {})
+    message = body.get("Message") or "no message"
+    return f"{body.get('Code', 'UnknownError')}: {message}"
+
+
+def named(cls: type[WorkflowError], problem: str, *, remedy: str | None = None) -> ErrorFactory:
+    """An :data:`ErrorFactory` raising ``cls`` with ``problem`` followed by what AWS said."""
+
+    def build(detail: str) -> WorkflowError:
+        return cls(f"{problem.rstrip('. ')} (AWS said {detail})", remedy=remedy)
+
+    return build
+
+
+def translate(
+    error: ClientError, *, action: str, resource: str, region: str, codes: Mapping[str, ErrorFactory]
+) -> WorkflowError:
+    """The named error for ``error``: throttling by code name, then the caller's codes, else AwsCallFailed."""
+    code = error_code(error)
+    detail = error_detail(error)
+    if code in THROTTLING_ERRORS:
+        return THROTTLING_ERRORS[code](f"{action} of {resource} in {region} was throttled after retries ({detail})")
+    if code in codes:
+        return codes[code](detail)
+    return AwsCallFailed(f"{action} of {resource} in {region} failed ({detail})")
+
+
+@contextmanager
+def aws_errors(
+    *, action: str, resource: str, region: str, codes: Mapping[str, ErrorFactory] | None = None
+) -> Iterator[None]:
+    """Run AWS calls so that any ``ClientError`` leaves as a named :class:`WorkflowError` (see :func:`translate`)."""
+    try:
+        yield
+    except ClientError as error:
+        raise translate(error, action=action, resource=resource, region=region, codes=codes or {}) from error

@@ -283,6 +283,19 @@ class SnapshotCopyWorkflow(Construct):
         )
         return task
 
+    @staticmethod
+    def _retry_quota(task: tasks.LambdaInvoke) -> None:
+        """Copy quotas (20 RDS/EBS, 5 Aurora concurrent copies per destination region) clear as other copies
+        finish: wait minutes, not seconds, for up to about two hours."""
+        task.add_retry(
+            errors=QUOTA_ERRORS,
+            interval=Duration.minutes(2),
+            backoff_rate=1.5,
+            max_attempts=12,
+            max_delay=Duration.minutes(15),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+
     def _definition(self) -> sfn.IChainable:
         fail = sfn.Fail(self, "Failed", error_path="$.error", cause_path="$.cause")
         on_failure = self._task(
@@ -305,18 +318,13 @@ class SnapshotCopyWorkflow(Construct):
             )
         )
         prepare = guarded(self._task("prepare_source"))
+        # EBS limits pending snapshots per volume: CreateSnapshot's quota error is retried like the copy's.
+        self._retry_quota(prepare)
         wait_source = sfn.Wait(self, "WaitForSource", time=sfn.WaitTime.seconds_path("$.wait.seconds"))
         check_source = guarded(self._task("check_source"))
         check_key = guarded(self._task("check_destination_key"))
         start_copy = guarded(self._task("start_copy"))
-        start_copy.add_retry(
-            errors=QUOTA_ERRORS,
-            interval=Duration.minutes(2),
-            backoff_rate=1.5,
-            max_attempts=12,
-            max_delay=Duration.minutes(15),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        self._retry_quota(start_copy)
         wait_copy = sfn.Wait(self, "WaitForCopy", time=sfn.WaitTime.seconds_path("$.wait.seconds"))
         check_copy = guarded(self._task("check_copy"))
         finish = guarded(self._task("finish"))

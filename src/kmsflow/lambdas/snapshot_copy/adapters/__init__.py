@@ -1,0 +1,135 @@
+"""One adapter per resource family behind one small interface, so the steps never branch on the service.
+
+RDS DB instance snapshots, Aurora DB cluster snapshots and EBS snapshots differ in API names, identifier rules
+(RDS names are chosen by the caller, EBS ids by AWS), status words and what a copy can do (Aurora cannot
+encrypt an unencrypted snapshot while copying). Each adapter hides that behind :class:`SnapshotAdapter` and
+returns :class:`SnapshotRecord` values with one status vocabulary: ``available``, ``pending``, ``failed``.
+
+Adapters create their boto3 clients lazily through :mod:`kmsflow.lambdas.aws_clients` (never at import time)
+and raise only :class:`~kmsflow.lambdas.errors.WorkflowError` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kmsflow.lambdas import aws_clients
+
+AVAILABLE = "available"
+PENDING = "pending"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """Enough to name a snapshot to its service: region, id (RDS: name) and ARN."""
+
+    region: str
+    snapshot_id: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class SnapshotRecord(SnapshotRef):
+    """What the steps need to know about a snapshot, in one vocabulary for every family."""
+
+    status: str
+    encrypted: bool
+    kms_key_id: str | None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    raw_status: str = ""
+    engine: str | None = None
+    option_group: str | None = None
+
+
+class SnapshotAdapter(Protocol):
+    """The operations the workflow needs from a snapshot family, between one source and one destination region.
+
+    ``resolve_source_snapshot`` and ``source_status`` work in the source region; ``copy``, ``copy_status`` and
+    ``find_copy`` in the destination region; ``tag`` and ``delete_snapshot`` wherever the reference points.
+    """
+
+    family: str
+    #: Whether a copy with a KMS key of an unencrypted snapshot gives an encrypted copy (false for Aurora).
+    encrypts_unencrypted: bool
+
+    def resolve_source_snapshot(self, snapshot_id: str) -> SnapshotRecord:
+        """The given source snapshot; SourceNotFound if it does not exist."""
+        ...
+
+    def create_source_snapshot(self, resource_id: str, *, snapshot_id: str, tags: Mapping[str, str]) -> SnapshotRecord:
+        """A snapshot of the instance, cluster or volume, made once per job: an existing one is returned."""
+        ...
+
+    def source_status(self, snapshot_id: str) -> SnapshotRecord:
+        """The source snapshot now; SourceNotFound if it disappeared."""
+        ...
+
+    def copy(
+        self,
+        source: SnapshotRecord,
+        *,
+        target_id: str,
+        kms_key_arn: str,
+        tags: Mapping[str, str],
+        option_group_name: str | None,
+    ) -> SnapshotRecord:
+        """Start the cross-region copy under ``kms_key_arn`` (boto3 presigns the request for the source region)."""
+        ...
+
+    def copy_status(self, snapshot_id: str) -> SnapshotRecord:
+        """The copy now; CopyFailed if it disappeared."""
+        ...
+
+    def find_copy(self, target_id: str, *, job_id: str) -> SnapshotRecord | None:
+        """The job's copy in the destination region if one exists (any state); TargetConflict if another job's."""
+        ...
+
+    def tag(self, ref: SnapshotRef, tags: Mapping[str, str]) -> None:
+        """Add or overwrite ``tags`` on the snapshot."""
+        ...
+
+    def delete_snapshot(self, ref: SnapshotRef) -> bool:
+        """Delete the snapshot; False if it was already gone."""
+        ...
+
+
+class ClientCache:
+    """boto3 clients of one service per region, made on first use so that nothing connects at import."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self, region: str) -> Any:
+        if region not in self._clients:
+            self._clients[region] = aws_clients.client(self._service, region=region)
+        return self._clients[region]
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """``{"k": "v"}`` as AWS's ``[{"Key": "k", "Value": "v"}]``."""
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def tag_map(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    """AWS's ``[{"Key": "k", "Value": "v"}]`` as ``{"k": "v"}``."""
+    return {item["Key"]: item.get("Value", "") for item in tags or []}
+
+
+def adapter_for(family: str, *, source_region: str, destination_region: str) -> SnapshotAdapter:
+    """The adapter of a family (``rds``, ``aurora`` or ``ebs``) between two regions."""
+    from kmsflow.lambdas.snapshot_copy.adapters.aurora_cluster import AuroraClusterAdapter
+    from kmsflow.lambdas.snapshot_copy.adapters.ebs import EbsAdapter
+    from kmsflow.lambdas.snapshot_copy.adapters.rds_instance import RdsInstanceAdapter
+
+    adapters: dict[str, type[RdsInstanceAdapter | AuroraClusterAdapter | EbsAdapter]] = {
+        "rds": RdsInstanceAdapter,
+        "aurora": AuroraClusterAdapter,
+        "ebs": EbsAdapter,
+    }
+    if family not in adapters:
+        raise ValueError(f"unknown snapshot family {family!r}; known: {', '.join(adapters)}")
+    return adapters[family](source_region=source_region, destination_region=destination_region)
