@@ -1,0 +1,201 @@
+"""The synthesized snapshot-copy state machine, executed end to end in moto with its real handlers.
+
+The definition is the one the default configuration synthesizes (``kmsflow-workflows-workloads-primary``);
+each Lambda task runs the handler named in the template, in process (tests/support/sfn_harness.py). Snapshots
+take virtual time (source snapshots 30 minutes, copies 2 hours unless a test says otherwise), so the
+executions go through real creating/copying states and back-off waits in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kmsflow.lambdas.snapshot_copy import handlers
+from tests.lambdas.snapshot_copy.helpers import (
+    DESTINATION_REGION,
+    FAMILY,
+    KINDS,
+    SOURCE_REGION,
+    execution,
+    job_input,
+    make_source,
+    make_world,
+    manual_snapshots,
+    snapshot_id_of,
+    tags_of,
+)
+from tests.support.sfn_harness import WorkflowHarness
+
+STACK = "kmsflow-workflows-workloads-primary"
+SNAPSHOT_KINDS = {"rds": "rds-snapshot", "aurora": "aurora-cluster-snapshot", "ebs": "ebs-snapshot"}
+
+
+@pytest.fixture
+def harness(default_templates: dict[str, dict[str, Any]]) -> Iterator[WorkflowHarness]:
+    with WorkflowHarness(default_templates[STACK], regions=[SOURCE_REGION, DESTINATION_REGION], seed=7) as h:
+        for family in SNAPSHOT_KINDS.values():
+            h.snapshots.set_duration(family, 30 * 60, copy_seconds=2 * 3600)
+        yield h
+
+
+def copy_of(family: str, snapshot_id: str) -> dict[str, Any]:
+    (copy,) = [s for s in manual_snapshots(family, DESTINATION_REGION) if snapshot_id_of(family, s) == snapshot_id]
+    return copy
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_is_copied_under_the_destination_key(harness: WorkflowHarness, kind: str) -> None:
+    world = make_world()
+    source = make_source(world, kind)
+    result = harness.run(input=job_input(kind, source, world.destination_alias, tags={"team": "orders"}))
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    destination = result.output["destination"]
+    assert destination["region"] == DESTINATION_REGION
+    assert destination["kms_key_id"] == world.destination_key
+    family = FAMILY[kind]
+    copy = copy_of(family, destination["snapshot_id"])
+    assert copy["KmsKeyId"] == world.destination_key
+    tags = tags_of(family, DESTINATION_REGION, destination["snapshot_id"])
+    assert tags["team"] == "orders"
+    assert tags["kmsflow:source-arn"] == result.output["source"]["snapshot_arn"]
+    assert tags["kmsflow:execution"].startswith("arn:aws:states:")
+    # The copy took two virtual hours and was watched with back-off, not a fixed 60-second loop.
+    assert result.virtual_seconds >= 2 * 3600
+    assert result.waits[:4] == (30, 60, 120, 240)
+    assert max(result.waits) <= 600
+
+
+def test_an_unencrypted_snapshot_is_copied_encrypted(harness: WorkflowHarness) -> None:
+    world = make_world()
+    source = make_source(world, "rds-snapshot", encrypted=False)
+    result = harness.run(input=job_input("rds-snapshot", source, world.destination_alias))
+    assert result.status == "SUCCEEDED", result.cause
+    copy = copy_of("rds", result.output["destination"]["snapshot_id"])
+    assert copy["Encrypted"] is True
+    assert copy["KmsKeyId"] == world.destination_key
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda doc: doc["source"].update(kind="floppy-disk"), "kind"),
+        (lambda doc: doc["source"].pop("id"), "source.id"),
+        (lambda doc: doc["destination"].update(region="mars-north-1"), "mars-north-1"),
+    ],
+    ids=["unknown-kind", "missing-field", "unknown-region"],
+)
+def test_bad_input_fails_with_invalid_input(harness: WorkflowHarness, change: Any, fragment: str) -> None:
+    world = make_world()
+    doc = job_input("rds-snapshot", "anything", world.destination_alias)
+    change(doc)
+    result = harness.run(input=doc)
+    assert result.status == "FAILED"
+    assert result.error == "InvalidInput"
+    assert fragment in (result.cause or "")
+    assert result.state_counts.get("PrepareSource", 0) == 0
+
+
+def test_a_missing_source_fails_naming_it(harness: WorkflowHarness) -> None:
+    world = make_world()
+    result = harness.run(input=job_input("rds-snapshot", "no-such-snapshot", world.destination_alias))
+    assert result.status == "FAILED"
+    assert result.error == "SourceNotFound"
+    assert "no-such-snapshot" in (result.cause or "")
+    assert SOURCE_REGION in (result.cause or "")
+
+
+def _disable(world: Any, h: WorkflowHarness) -> str:
+    h.client("kms", DESTINATION_REGION).disable_key(KeyId=world.destination_key.rsplit("/", 1)[1])
+    return str(world.destination_key)
+
+
+@pytest.mark.parametrize(
+    ("key", "error"),
+    [
+        (
+            lambda w, h: f"arn:aws:kms:{DESTINATION_REGION}:123456789012:key/00000000-0000-0000-0000-000000000000",
+            "DestinationKeyNotFound",
+        ),
+        (_disable, "DestinationKeyDisabled"),
+        (
+            lambda w, h: h.client("kms", DESTINATION_REGION).create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")[
+                "KeyMetadata"
+            ]["Arn"],
+            "DestinationKeyNotSymmetric",
+        ),
+    ],
+    ids=["missing", "disabled", "asymmetric"],
+)
+def test_destination_key_problems_fail_before_any_copy(harness: WorkflowHarness, key: Any, error: str) -> None:
+    world = make_world()
+    source = make_source(world, "ebs-snapshot")
+    result = harness.run(input=job_input("ebs-snapshot", source, key(world, harness)))
+    assert result.status == "FAILED"
+    assert result.error == error, result.cause
+    assert result.state_counts.get("StartCopy", 0) == 0
+    assert manual_snapshots("ebs", DESTINATION_REGION) == []
+
+
+def test_throttling_on_30_percent_of_calls_still_succeeds(harness: WorkflowHarness) -> None:
+    world = make_world()
+    source = make_source(world, "rds-instance")
+    harness.faults.throttle(0.3)
+    result = harness.run(input=job_input("rds-instance", source, world.destination_alias))
+    assert result.status == "SUCCEEDED", result.cause
+    assert sum(harness.faults.injected.values()) > 10
+    assert len(manual_snapshots("rds", DESTINATION_REGION)) == 1
+
+
+def test_a_copy_quota_error_that_clears_after_minutes_is_retried(harness: WorkflowHarness) -> None:
+    world = make_world()
+    source = make_source(world, "rds-snapshot")
+    harness.faults.add(
+        "SnapshotQuotaExceeded",
+        service="rds",
+        operation="CopyDBSnapshot",
+        # The source snapshot is ready after 30 virtual minutes; the quota then stays full for 30 more.
+        for_seconds=60 * 60,
+        message="Cannot copy more than 20 snapshots across regions",
+    )
+    result = harness.run(input=job_input("rds-snapshot", source, world.destination_alias))
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.state_counts["StartCopy"] == 1
+    assert result.retries >= 2
+    assert max(result.retry_delays) >= 60  # quota retries wait minutes (full jitter: at most the interval)
+    assert any(key.endswith(":SnapshotQuotaExceeded") for key in harness.faults.injected)
+    assert len(manual_snapshots("rds", DESTINATION_REGION)) == 1
+
+
+def test_a_rerun_of_a_finished_input_makes_no_second_copy(harness: WorkflowHarness) -> None:
+    world = make_world()
+    source = make_source(world, "aurora-cluster-snapshot")
+    doc = job_input("aurora-cluster-snapshot", source, world.destination_alias)
+    first = harness.run(input=doc)
+    second = harness.run(input=doc)
+    assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
+    assert second.output["destination"]["snapshot_id"] == first.output["destination"]["snapshot_id"]
+    assert len(manual_snapshots("aurora", DESTINATION_REGION)) == 1
+
+
+def test_a_rerun_after_a_crash_between_copy_and_tagging_resumes_with_one_copy(harness: WorkflowHarness) -> None:
+    """The first attempt started the copy and died before its lineage was complete (simulated: the handlers run
+    up to start_copy, then the copy's tags are removed); the rerun finds the copy, tags it, and finishes."""
+    world = make_world()
+    source = make_source(world, "rds-snapshot")
+    doc = job_input("rds-snapshot", source, world.destination_alias)
+    harness.clock.advance(31 * 60)  # the source snapshot (30 virtual minutes) is available
+    job = handlers.validate({"input": doc, "execution": execution("crashed")}, None)
+    job = handlers.check_destination_key(handlers.prepare_source(job, None), None)
+    job = handlers.start_copy(job, None)
+    copy_id = job["destination"]["snapshot_id"]
+    rds = harness.client("rds", DESTINATION_REGION)
+    arn = copy_of("rds", copy_id)["DBSnapshotArn"]
+    rds.remove_tags_from_resource(ResourceName=arn, TagKeys=list(tags_of("rds", DESTINATION_REGION, copy_id)))
+    result = harness.run(input=doc)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["destination"]["snapshot_id"] == copy_id
+    assert len(manual_snapshots("rds", DESTINATION_REGION)) == 1
+    assert tags_of("rds", DESTINATION_REGION, copy_id)["kmsflow:source-arn"] == result.output["source"]["snapshot_arn"]
