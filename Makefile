@@ -12,12 +12,13 @@ export PATH := $(NODE_BIN):$(BIN):$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help setup synth test lint bench clean
+.PHONY: help setup synth test lint bench demo clean
 
 help:
 	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
 	@echo "make test    set up, run the whole test suite"
 	@echo "make lint    ruff + mypy --strict"
+	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions in moto (no AWS)"
 	@echo "make bench   benchmarks (synth time against a plain CDK app; usage report over 1,000,000 records)"
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -49,6 +50,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/run.py
+
+demo: setup
+	$(BIN)/python demo/run.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
