@@ -1,5 +1,5 @@
 """``make bench``: every benchmark of kmsflow: synth time against a plain CDK app, then the usage report against a
-plain ``json.load`` + ``Counter`` pass."""
+plain ``json.load`` + ``Counter`` pass, then the snapshot-copy workflow's transitions against a fixed polling loop."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from pathlib import Path
 # Run as a script (``python bench/run.py``): make the repository root importable for ``bench.*``.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import synth_bench, usage_bench
+from bench import synth_bench, usage_bench, workflow_bench
 
 
 def main() -> int:
     status = synth_bench.main()
     print(flush=True)
-    return usage_bench.main() or status
+    status = usage_bench.main() or status
+    print(flush=True)
+    return workflow_bench.main() or status
 
 
 if __name__ == "__main__":
