@@ -139,6 +139,18 @@ def test_destination_key_problems_fail_before_any_copy(harness: WorkflowHarness,
     assert manual_snapshots("ebs", DESTINATION_REGION) == []
 
 
+def test_a_destination_key_of_another_region_is_refused_at_validation(harness: WorkflowHarness) -> None:
+    """A key ARN of the source region cannot encrypt a copy in the destination region: refused up front."""
+    world = make_world()
+    source = make_source(world, "ebs-snapshot")
+    result = harness.run(input=job_input("ebs-snapshot", source, world.source_key))
+    assert result.status == "FAILED"
+    assert result.error == "InvalidInput"
+    assert SOURCE_REGION in (result.cause or "")
+    assert DESTINATION_REGION in (result.cause or "")
+    assert manual_snapshots("ebs", DESTINATION_REGION) == []
+
+
 def test_throttling_on_30_percent_of_calls_still_succeeds(harness: WorkflowHarness) -> None:
     world = make_world()
     source = make_source(world, "rds-instance")
