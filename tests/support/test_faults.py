@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 
 import boto3
@@ -68,9 +67,7 @@ def test_handler_scoped_faults_spare_the_test_s_own_calls(faults: Faults) -> Non
 
 def test_botocore_retries_ride_out_throttling_in_virtual_time(faults: Faults) -> None:
     faults.throttle(1.0, service="kms", times=MAX_ATTEMPTS - 1, scope="all")
-    started = time.perf_counter()
     assert client("kms", region=REGION).list_keys()["Keys"] == []  # the product's client factory, 10 attempts
-    assert time.perf_counter() - started < 1
     assert faults.injected == {"kms.ListKeys:ThrottlingException": MAX_ATTEMPTS - 1}
     assert 0 < faults.clock.elapsed <= sum(min(2**i, 20) for i in range(MAX_ATTEMPTS - 1))
 

@@ -12,7 +12,6 @@ import copy
 import datetime as dt
 import json
 import os
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -194,10 +193,9 @@ def test_template_is_deployed_with_its_handlers(harness: WorkflowHarness, templa
 
 
 @pytest.mark.synth
-def test_six_hours_of_snapshot_polling_take_well_under_a_second(harness: WorkflowHarness) -> None:
-    started = time.perf_counter()
+def test_six_hours_of_snapshot_polling_run_on_the_virtual_clock(harness: WorkflowHarness) -> None:
+    """Six hours of waits pass on the virtual clock (no timed assert here: speed is measured in bench/)."""
     result = harness.run(input=INPUT)
-    real = time.perf_counter() - started
 
     assert result.status == "SUCCEEDED", result.cause
     assert result.output == {
@@ -210,8 +208,6 @@ def test_six_hours_of_snapshot_polling_take_well_under_a_second(harness: Workflo
         },
         "status": 200,
     }
-    assert result.real_seconds < 1.0  # the execution itself
-    assert real < 2.0  # with fetching and parsing its 376-event history
     assert SIX_HOURS <= result.virtual_seconds < SIX_HOURS + 600
     assert result.waits[:6] == (30, 60, 120, 240, 480, 600)
     assert sum(result.waits) == result.virtual_seconds  # nothing else took virtual time
