@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey
+from kmsflow.constructs.keys.service_statements import cloudwatch_logs_statement
 from kmsflow.constructs.subscriptions import subscribe
 from kmsflow.constructs.workflows import SnapshotCopyWorkflow
 
@@ -101,19 +102,8 @@ class WorkflowsStack(Stack):
         """What AWS services need of the workflow key: CloudWatch Logs for this account's log groups in this
         region, EventBridge and CloudWatch to publish to the encrypted topic."""
         return [
-            iam.PolicyStatement(
-                sid="CloudWatchLogsForWorkflowLogGroups",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKey*",
-                    "kms:DescribeKey",
-                ],
-                resources=["*"],
-                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self._log_groups_arn()}},
+            cloudwatch_logs_statement(
+                sid="CloudWatchLogsForWorkflowLogGroups", region=self.region, log_group_arn=self._log_groups_arn()
             ),
             iam.PolicyStatement(
                 sid="EventBridgeAndAlarmsPublishToEncryptedTopic",

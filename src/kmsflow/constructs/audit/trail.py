@@ -20,6 +20,7 @@ from constructs import Construct
 
 from kmsflow.constructs.audit.buckets import LogBuckets
 from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey
+from kmsflow.constructs.keys.service_statements import cloudwatch_logs_statement
 
 #: Findings on the role through which CloudTrail delivers to CloudWatch Logs (made by aws-cdk's Trail).
 LOGS_ROLE_REASONS = {
@@ -75,21 +76,7 @@ class KmsAuditTrail(Construct):
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceArn": self.trail_arn}},
             ),
-            iam.PolicyStatement(
-                sid="CloudWatchLogsForTrailLogGroup",
-                principals=[iam.ServicePrincipal(f"logs.{region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt",
-                    "kms:Decrypt",
-                    "kms:ReEncryptFrom",
-                    "kms:ReEncryptTo",
-                    "kms:GenerateDataKey",
-                    "kms:GenerateDataKeyWithoutPlaintext",
-                    "kms:DescribeKey",
-                ],
-                resources=["*"],
-                conditions={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}},
-            ),
+            cloudwatch_logs_statement(sid="CloudWatchLogsForTrailLogGroup", region=region, log_group_arn=log_group_arn),
             # As documented for alarms that publish to an SNS topic encrypted with a customer managed key
             # (Amazon SNS Developer Guide, "Configuring AWS KMS permissions"): the service principal, no
             # condition keys, because CloudWatch does not pass aws:SourceArn/aws:SourceAccount to KMS here.
