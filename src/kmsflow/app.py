@@ -28,6 +28,7 @@ from kmsflow.constructs.keys import (
     ServiceUsers,
 )
 from kmsflow.constructs.nag import KmsflowChecks
+from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KeysError, KmsflowError
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
@@ -178,9 +179,7 @@ def _principals(config: KmsflowConfig, refs: list[str]) -> list[iam.IPrincipal]:
 def _acknowledge(scope: Construct, key: KeyConfig) -> None:
     """The cdk-nag findings this key's configuration accepts, each with its reason."""
     if key.acknowledgments:
-        cdk.Validations.of(scope).acknowledge(
-            *(cdk.Acknowledgment(id=ack.id, reason=ack.reason) for ack in key.acknowledgments)
-        )
+        acknowledge(scope, {ack.id: ack.reason for ack in key.acknowledgments})
 
 
 def _key_definition(key: KeyConfig, policy: CustomKeyPolicy | None) -> KeyDefinition:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from kmsflow.constructs.nag.acknowledge import acknowledge
 
 #: Why the access-log bucket is not itself logged, encrypted with KMS or replicated: the reasons a reviewer
 #: reads beside each acknowledged finding.
@@ -51,7 +53,7 @@ class LogBuckets(Construct):
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[_lifecycle(transition_to_glacier_days, expire_days)],
         )
-        _acknowledge(self.access_log_bucket, ACCESS_LOG_BUCKET_REASONS)
+        acknowledge(self.access_log_bucket, ACCESS_LOG_BUCKET_REASONS)
         self.trail_bucket = s3.Bucket(
             self,
             "Trail",
@@ -67,7 +69,7 @@ class LogBuckets(Construct):
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[_lifecycle(transition_to_glacier_days, expire_days)],
         )
-        _acknowledge(self.trail_bucket, TRAIL_BUCKET_REASONS)
+        acknowledge(self.trail_bucket, TRAIL_BUCKET_REASONS)
 
 
 def _lifecycle(transition_days: int | None, expire_days: int | None) -> s3.LifecycleRule:
@@ -90,7 +92,3 @@ def _lifecycle(transition_days: int | None, expire_days: int | None) -> s3.Lifec
         noncurrent_version_expiration=Duration.days(expire_days) if expire_days else None,
         abort_incomplete_multipart_upload_after=Duration.days(7),
     )
-
-
-def _acknowledge(scope: Construct, reasons: dict[str, str]) -> None:
-    Validations.of(scope).acknowledge(*(Acknowledgment(id=rule, reason=why) for rule, why in reasons.items()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -21,6 +21,7 @@ from constructs import Construct
 from kmsflow.constructs.audit.buckets import LogBuckets
 from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey
 from kmsflow.constructs.keys.service_statements import cloudwatch_logs_statement
+from kmsflow.constructs.nag.acknowledge import acknowledge
 
 #: Findings on the role through which CloudTrail delivers to CloudWatch Logs (made by aws-cdk's Trail).
 LOGS_ROLE_REASONS = {
@@ -154,6 +155,4 @@ class KmsAuditTrail(Construct):
                 conditions={"StringNotEquals": {"aws:SourceArn": self.trail_arn}},
             )
         )
-        Validations.of(self.trail).acknowledge(
-            *(Acknowledgment(id=rule, reason=why) for rule, why in LOGS_ROLE_REASONS.items())
-        )
+        acknowledge(self.trail, LOGS_ROLE_REASONS)

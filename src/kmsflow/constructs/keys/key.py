@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import jsii
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
@@ -22,6 +22,7 @@ from kmsflow.constructs.keys.policy import (
     custom_statements,
     default_statements,
 )
+from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import KeyConfigurationError, KeyPolicyError
 from kmsflow.keyspec import KeyOrigin, KeySettings, alias_problem, resolve_key_settings
 from kmsflow.policy import rules
@@ -243,9 +244,7 @@ class KmsflowKey(Construct, KeyGrants):
             # with `kmsflow keys import-material`).
             self.cfn_key.origin = KeyOrigin.EXTERNAL.value
             if s.info.rotatable:
-                Validations.of(self.key).acknowledge(
-                    *(Acknowledgment(id=rule, reason=EXTERNAL_ROTATION_REASON) for rule in ROTATION_RULES)
-                )
+                acknowledge(self.key, dict.fromkeys(ROTATION_RULES, EXTERNAL_ROTATION_REASON))
         self.aliases = [
             kms.Alias(self, alias_construct_id(name), alias_name=name, target_key=self.key) for name in aliases
         ]

@@ -15,14 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct, IConstruct
+from constructs import Construct
+
+from kmsflow.constructs.nag.acknowledge import acknowledge
 
 #: The folder that holds the ``kmsflow`` package; the Lambda asset takes only kmsflow/__init__.py and
 #: kmsflow/lambdas/ from it, so the dotted handler path in the template is the one the tests import.
@@ -170,9 +172,9 @@ class SnapshotCopyWorkflow(Construct):
                 tracing=lambda_.Tracing.ACTIVE,
                 environment={"KMSFLOW_WORKFLOW": "snapshot-copy"},
             )
-        _acknowledge(self.role, HANDLER_ROLE_REASONS, findings=self._handler_role_findings)
+        acknowledge(self.role, HANDLER_ROLE_REASONS, findings=self._handler_role_findings)
         for function in self.functions.values():
-            _acknowledge(function, FUNCTION_REASONS)
+            acknowledge(function, FUNCTION_REASONS)
         self.log_group = logs.LogGroup(
             self,
             "StateMachineLogs",
@@ -195,7 +197,7 @@ class SnapshotCopyWorkflow(Construct):
             f"Resource::<{stack.resolve(stack.get_logical_id(fn.node.default_child))}.Arn>:*"  # type: ignore[arg-type]
             for fn in self.functions.values()
         ]
-        _acknowledge(
+        acknowledge(
             self.state_machine.role.node.scope or self, STATE_MACHINE_ROLE_REASONS, findings=["Resource::*", *invoked]
         )
 
@@ -344,18 +346,6 @@ class SnapshotCopyWorkflow(Construct):
         wait_source.next(check_source).next(source_loop)
         wait_copy.next(check_copy).next(copy_loop)
         return validate.next(prepare).next(source_loop)
-
-
-def _acknowledge(scope: IConstruct, reasons: dict[str, str], *, findings: Sequence[str] = ()) -> None:
-    """Acknowledge each rule with its reason; a rule that reports per finding (IAM5) is acknowledged once per
-    finding id (``AwsSolutions-IAM5[Resource::*]``), since cdk-nag matches those ids exactly."""
-    acks = []
-    for rule, why in reasons.items():
-        if rule.endswith("-IAM5") and findings:
-            acks += [Acknowledgment(id=f"{rule}[{finding}]", reason=why) for finding in findings]
-        else:
-            acks.append(Acknowledgment(id=rule, reason=why))
-    Validations.of(scope).acknowledge(*acks)
 
 
 def handler_role_name(region: str) -> str:
