@@ -25,6 +25,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from kmsflow.constructs.nag.acknowledge import acknowledge
+from kmsflow.lambdas.errors import THROTTLING_ERRORS as THROTTLING_ERROR_CLASSES
+from kmsflow.lambdas.errors import CopyQuotaExceeded
+from kmsflow.policy.roles import via_service_values
 
 #: The folder that holds the ``kmsflow`` package; the Lambda asset takes only kmsflow/__init__.py and
 #: kmsflow/lambdas/ from it, so the dotted handler path in the template is the one the tests import.
@@ -32,8 +35,9 @@ SOURCE_ROOT = Path(__file__).resolve().parents[3]
 ASSET_EXCLUDE = ["*", "!kmsflow", "!kmsflow/__init__.py", "!kmsflow/lambdas", "!kmsflow/lambdas/**", "**/__pycache__"]
 HANDLERS = "kmsflow.lambdas.snapshot_copy.handlers"
 
-THROTTLING_ERRORS = ["ThrottlingException", "RequestLimitExceeded", "Throttling", "ThrottledException"]
-QUOTA_ERRORS = ["CopyQuotaExceeded"]
+#: The errorTypes Retry matches are the handlers' own exception class names (kmsflow.lambdas.errors).
+THROTTLING_ERRORS = list(THROTTLING_ERROR_CLASSES)
+QUOTA_ERRORS = [CopyQuotaExceeded.__name__]
 LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -227,7 +231,11 @@ class SnapshotCopyWorkflow(Construct):
                 )
             )
         keys = [f"arn:{stack.partition}:kms:{region}:{stack.account}:key/*" for region in regions]
-        via = [f"{service}.{region}.amazonaws.com" for service in ("rds", "ec2") for region in regions]
+        via = [
+            v
+            for region in regions
+            for v in via_service_values(["rds", "ebs"], region=region, partition=stack.partition)
+        ]
         # RDS and EBS decrypt the source and encrypt the copy through grants they create for the caller; the
         # key policies decide which keys this role may use (it is a service user of the destination keys).
         self.role.add_to_policy(
