@@ -11,6 +11,8 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aws_cdk as cdk
@@ -29,7 +31,7 @@ from kmsflow.constructs.keys import (
 )
 from kmsflow.constructs.nag import KmsflowChecks
 from kmsflow.constructs.nag.acknowledge import acknowledge
-from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KeysError, KmsflowError
+from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KmsflowError
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
 from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, workflows_stack_name
@@ -84,7 +86,7 @@ def populate(
     }
     for index, key in enumerate(config.keys):
         policy = custom_policy(config, key)  # the same roles for the primary and every replica
-        try:
+        with _refused_at(source, f"keys[{index}]"):
             primary = stacks[(key.account, key.region)].add_key(_key_definition(key, policy))
             _acknowledge(primary, key)
             for region in key.replicas:
@@ -100,9 +102,6 @@ def populate(
                     )
                 )
                 _acknowledge(replica, key)
-        except KeysError as err:
-            path = f"keys[{index}]" + (f".{err.field}" if err.field else "")
-            raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
     if config.audit is not None:
         _add_audit(app, config, config.audit, source)
     for index, flow in enumerate(config.workflows.snapshot_copy):
@@ -122,7 +121,7 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
     accounts = config.account_ids
     trusted = audit.alarms.organization_accounts or list(config.accounts)
     name = audit_stack_name(audit.account, audit.region)
-    try:
+    with _refused_at(source, "audit"):
         return AuditStack(
             app,
             name,
@@ -143,9 +142,6 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
             subscriptions=[(sub.protocol, sub.endpoint) for sub in audit.alarms.subscriptions],
             partition=config.partition,
         )
-    except FieldError as err:
-        path = "audit" + (f".{err.field}" if err.field else "")
-        raise ConfigError(source, [ConfigIssue(path, str(err))]) from err
 
 
 def _add_snapshot_copy(app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyConfig, path: str, source: str) -> Stack:
@@ -153,7 +149,7 @@ def _add_snapshot_copy(app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyCo
     from kmsflow.stacks.workflows_stack import WorkflowsStack
 
     name = workflows_stack_name(flow.account, flow.region)
-    try:
+    with _refused_at(source, path):
         return WorkflowsStack(
             app,
             name,
@@ -167,6 +163,14 @@ def _add_snapshot_copy(app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyCo
             subscriptions=[(sub.protocol, sub.endpoint) for sub in flow.subscriptions],
             partition=config.partition,
         )
+
+
+@contextmanager
+def _refused_at(source: str, path: str) -> Iterator[None]:
+    """A construct that refuses part of the configuration becomes a ConfigError at that part's path
+    (``keys[2]`` + the error's field, e.g. ``keys[2].policy.users``)."""
+    try:
+        yield
     except FieldError as err:
         raise ConfigError(source, [ConfigIssue(path + (f".{err.field}" if err.field else ""), str(err))]) from err
 
