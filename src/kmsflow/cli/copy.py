@@ -18,6 +18,7 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsflow.lambdas.aws_clients import client
+from kmsflow.stacks.naming import snapshot_copy_name
 
 app = typer.Typer(
     help="Move KMS-encrypted snapshots to another region with the snapshot-copy workflow.", no_args_is_help=True
@@ -37,7 +38,7 @@ def copy() -> None:
 
 def state_machine_arn(region: str, account: str) -> str:
     """The ARN of the workflow a kmsflow workflows stack deploys in ``region``."""
-    return f"arn:aws:states:{region}:{account}:stateMachine:kmsflow-snapshot-copy-{region}"
+    return f"arn:aws:states:{region}:{account}:stateMachine:{snapshot_copy_name(region)}"
 
 
 def build_input(

@@ -22,3 +22,9 @@ WORKFLOWS_STACK = "kmsflow-workflows-{account}-{region}"
 def workflows_stack_name(account: str, region: str) -> str:
     """The workflows of an (account name, region name) pair."""
     return WORKFLOWS_STACK.format(account=account, region=region)
+
+
+def snapshot_copy_name(region: str) -> str:
+    """The snapshot-copy state machine's name in ``region`` and its handler role's name (IAM names are global
+    per account, hence the region). A contract: key policies, the CLI and operators use it."""
+    return f"kmsflow-snapshot-copy-{region}"

@@ -18,6 +18,7 @@ from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey
 from kmsflow.constructs.keys.service_statements import cloudwatch_logs_statement
 from kmsflow.constructs.subscriptions import subscribe
 from kmsflow.constructs.workflows import SnapshotCopyWorkflow
+from kmsflow.stacks.naming import snapshot_copy_name
 
 #: The execution statuses that produce a notice on the topic.
 NOTIFIED_STATUSES = ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
@@ -55,7 +56,7 @@ class WorkflowsStack(Stack):
             destination_regions=destination_regions,
             log_key=self.key.key,
             timeout_hours=timeout_hours,
-            state_machine_name=f"kmsflow-snapshot-copy-{self.region}",
+            state_machine_name=snapshot_copy_name(self.region),
         )
         self.topic = sns.Topic(
             self, "Notices", display_name="kmsflow workflow notices", master_key=self.key.key, enforce_ssl=True

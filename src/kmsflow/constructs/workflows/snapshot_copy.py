@@ -28,6 +28,7 @@ from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.lambdas.errors import THROTTLING_ERRORS as THROTTLING_ERROR_CLASSES
 from kmsflow.lambdas.errors import CopyQuotaExceeded
 from kmsflow.policy.roles import via_service_values
+from kmsflow.stacks.naming import snapshot_copy_name
 
 #: The folder that holds the ``kmsflow`` package; the Lambda asset takes only kmsflow/__init__.py and
 #: kmsflow/lambdas/ from it, so the dotted handler path in the template is the one the tests import.
@@ -357,8 +358,8 @@ class SnapshotCopyWorkflow(Construct):
 
 
 def handler_role_name(region: str) -> str:
-    """The handlers' role name in ``region`` (IAM names are global per account, hence the region)."""
-    return f"kmsflow-snapshot-copy-{region}"
+    """The handlers' role name in ``region``: the state machine's name (kmsflow.stacks.naming)."""
+    return snapshot_copy_name(region)
 
 
 def _state_name(handler: str) -> str:
