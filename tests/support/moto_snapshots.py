@@ -98,12 +98,25 @@ class _Stamp:
     busy: str
 
 
+def linear_progress(fraction: float) -> int:
+    """Progress as the share of the duration that has passed, in whole percent (how EBS and RDS report it)."""
+    return int(fraction * 100)
+
+
+def silent_progress(fraction: float) -> int:
+    """No progress until the end: 0 % throughout (RDS copies often report this for most of their time)."""
+    return 0
+
+
 class SnapshotTimings:
-    """How long snapshots of each kind take, in virtual seconds (0, moto's behaviour, unless set)."""
+    """How long snapshots of each kind take, in virtual seconds (0, moto's behaviour, unless set), and how their
+    progress is reported while they are busy (:attr:`progress_curve`: the passed share of the duration -> percent;
+    :func:`linear_progress` unless set)."""
 
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
         self._seconds: dict[tuple[SnapshotKind, Operation], float] = {}
+        self.progress_curve: Callable[[float], int] = linear_progress
 
     def set_duration(self, kind: SnapshotKind, seconds: float, *, copy_seconds: float | None = None) -> None:
         """New snapshots of ``kind`` take ``seconds``; copies take ``copy_seconds`` (default: ``seconds``)."""
@@ -181,7 +194,7 @@ class SnapshotTimings:
         def get(snapshot: Any) -> Any:
             fraction = self._fraction(snapshot)
             busy = fraction is not None and vars(snapshot).get("status") == kind.done
-            return kind.progress_format(int(fraction * 100) if busy and fraction is not None else 100)
+            return kind.progress_format(self.progress_curve(fraction) if busy and fraction is not None else 100)
 
         def set_(snapshot: Any, value: Any) -> None:
             pass  # moto's constant 100 (DBClusterSnapshot.__init__); the property computes it

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from moto.rds.models import DBSnapshot, rds_backends
 
-from tests.support.moto_snapshots import SnapshotTimings
+from tests.support.moto_snapshots import SnapshotTimings, silent_progress
 from tests.support.virtual_clock import VirtualClock
 
 REGION, OTHER = "eu-west-1", "eu-central-1"
@@ -115,6 +115,17 @@ def test_ebs_snapshots_are_pending_with_progress(timings: SnapshotTimings) -> No
     assert ec2.describe_snapshots(SnapshotIds=[snapshot["SnapshotId"]])["Snapshots"][0]["State"] == "completed"
     copy = boto3.client("ec2", region_name=OTHER).describe_snapshots(SnapshotIds=[copy_id])["Snapshots"][0]
     assert (copy["State"], copy["Progress"]) == ("pending", "75%")
+
+
+def test_a_silent_curve_reports_0_until_the_snapshot_is_done(timings: SnapshotTimings) -> None:
+    timings.set_duration("rds-snapshot", 400)
+    timings.progress_curve = silent_progress
+    rds_instance()
+    boto3.client("rds", region_name=REGION).create_db_snapshot(DBSnapshotIdentifier="quiet", DBInstanceIdentifier="db")
+    timings.clock.advance(399)
+    assert (rds_snapshot("quiet")["Status"], rds_snapshot("quiet")["PercentProgress"]) == ("creating", 0)
+    timings.clock.advance(1)
+    assert (rds_snapshot("quiet")["Status"], rds_snapshot("quiet")["PercentProgress"]) == ("available", 100)
 
 
 def test_without_a_duration_snapshots_are_available_at_once(timings: SnapshotTimings) -> None:

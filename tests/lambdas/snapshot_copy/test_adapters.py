@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from kmsflow.lambdas import aws_clients
 from kmsflow.lambdas.errors import OptionGroupRequired
 from kmsflow.lambdas.snapshot_copy import handlers
-from kmsflow.lambdas.snapshot_copy.adapters import SnapshotRecord, adapter_for
+from kmsflow.lambdas.snapshot_copy.adapters import SnapshotRecord, adapter_for, percent
 from tests.lambdas.snapshot_copy.helpers import (
     ACCOUNT,
     DESTINATION_REGION,
@@ -180,3 +180,11 @@ def test_ebs_find_copy_prefers_an_available_copy_over_a_failed_one(world: World)
     assert found is not None
     assert (found.snapshot_id, found.status) == (good, "available")
     assert adapter.find_copy("kmsflow-fedcba9876543210", job_id="fedcba9876543210") is None
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [(42, 42), ("42%", 42), (" 7% ", 7), ("100%", 100), (None, None), ("", None), ("n/a", None), (True, None)],
+)
+def test_progress_figures_are_read_as_whole_percent(reported: object, expected: int | None) -> None:
+    assert percent(reported) == expected

@@ -96,7 +96,7 @@ def job(family: str = "rds") -> dict[str, Any]:
         "options": {"tags": {}, "delete_source_snapshot": False, "option_group_name": None},
         "execution": {"id": "e", "name": "n"},
         "job_id": "0123456789abcdef",
-        "wait": {"seconds": 30},
+        "wait": {"seconds": 30, "waited": 0, "progress": None},
     }
 
 

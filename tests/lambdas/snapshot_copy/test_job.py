@@ -53,7 +53,7 @@ def test_a_valid_input_becomes_the_job() -> None:
         "options": {"tags": {}, "delete_source_snapshot": False, "option_group_name": None},
         "execution": {"id": execution()["Id"], "name": "run-1"},
         "job_id": compute_job_id("rds-instance", "orders-db", SOURCE_REGION, DESTINATION_REGION, KEY),
-        "wait": {"seconds": 30},
+        "wait": {"seconds": 30, "waited": 0, "progress": None},
         "last_step": "validate",
     }
     assert len(job["job_id"]) == 16

@@ -3,8 +3,9 @@ region, re-encrypted under a key of that region (DESIGN §5).
 
 The definition is JSONPath (moto cannot run JSONata, and the tests execute this very definition). Every task
 is a Lambda function of ``kmsflow.lambdas.snapshot_copy.handlers`` that receives the state and returns the
-next one. Waiting is a ``Wait`` on ``$.wait.seconds``, which the check handlers double from 30 s up to 10 min,
-so a six-hour copy costs tens of transitions, not hundreds. Throttling and copy-quota errors are retried with
+next one. Waiting is a ``Wait`` on ``$.wait.seconds``, which the check handlers set from the snapshot's
+reported progress (doubling from 30 s up to 10 min while there is none; ``lambdas/snapshot_copy/backoff.py``),
+so a six-hour copy costs about 40 transitions, not a thousand. Throttling and copy-quota errors are retried with
 back-off and full jitter; anything else goes to ``on_failure``, which removes a failed copy this execution
 made, and then to a ``Fail`` state whose error and cause come from it.
 """

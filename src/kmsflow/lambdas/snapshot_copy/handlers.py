@@ -96,7 +96,7 @@ def prepare_source(event: Mapping[str, Any], context: Any) -> Job:
     source["snapshot_arn"] = record.arn
     source["kms_key_id"] = record.kms_key_id
     source["status"] = record.status
-    job["wait"] = {"seconds": backoff.INITIAL_SECONDS}
+    job["wait"] = backoff.initial()
     job["last_step"] = "prepare_source"
     return job
 
@@ -110,7 +110,7 @@ def _require_copyable(adapter: SnapshotAdapter, record: SnapshotRecord) -> None:
 
 
 def check_source(event: Mapping[str, Any], context: Any) -> Job:
-    """Status of the source snapshot; while it is pending, the next wait doubles (30 s .. 600 s)."""
+    """Status of the source snapshot; while it is pending, the next wait follows its progress (``backoff``)."""
     job = _job(event)
     source = job["source"]
     record = _adapter(job).source_status(source["snapshot_id"])
@@ -119,7 +119,7 @@ def check_source(event: Mapping[str, Any], context: Any) -> Job:
     source["status"] = record.status
     source["kms_key_id"] = record.kms_key_id
     if record.status == PENDING:
-        job["wait"] = {"seconds": backoff.next_seconds(job["wait"]["seconds"])}
+        job["wait"] = backoff.next_wait(job["wait"], record.progress)
     job["last_step"] = "check_source"
     return job
 
@@ -191,13 +191,13 @@ def start_copy(event: Mapping[str, Any], context: Any) -> Job:
     maker = record.tags.get(TAG_EXECUTION)
     destination["created"] = maker == job["execution"]["id"] or (maker is None and started)
     destination["status"] = record.status
-    job["wait"] = {"seconds": backoff.INITIAL_SECONDS}
+    job["wait"] = backoff.initial()
     job["last_step"] = "start_copy"
     return job
 
 
 def check_copy(event: Mapping[str, Any], context: Any) -> Job:
-    """Status of the copy; while it is pending, the next wait doubles (30 s .. 600 s)."""
+    """Status of the copy; while it is pending, the next wait follows its progress (``backoff``)."""
     job = _job(event)
     destination = job["destination"]
     record = _adapter(job).copy_status(destination["snapshot_id"])
@@ -205,7 +205,7 @@ def check_copy(event: Mapping[str, Any], context: Any) -> Job:
         raise CopyFailed(f"copy {record.snapshot_id} in {record.region} is {record.raw_status}")
     destination["status"] = record.status
     if record.status == PENDING:
-        job["wait"] = {"seconds": backoff.next_seconds(job["wait"]["seconds"])}
+        job["wait"] = backoff.next_wait(job["wait"], record.progress)
     job["last_step"] = "check_copy"
     return job
 

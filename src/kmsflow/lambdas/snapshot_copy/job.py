@@ -63,12 +63,6 @@ class JobExecution(TypedDict):
     name: str
 
 
-class JobWait(TypedDict):
-    """Seconds the state machine's Wait state sleeps before the next status check."""
-
-    seconds: int
-
-
 class Job(TypedDict):
     """The state every task receives and returns."""
 
@@ -77,7 +71,7 @@ class Job(TypedDict):
     options: JobOptions
     execution: JobExecution
     job_id: str
-    wait: JobWait
+    wait: backoff.JobWait
     #: The last task that completed; with the statuses it tells which task a failed execution stopped at.
     last_step: str
 
@@ -353,7 +347,7 @@ def parse_input(raw: object, execution: object) -> Job:
         options=options,
         execution=run,
         job_id=compute_job_id(source.kind_name, source.id, source.region, dst_region, key),
-        wait=JobWait(seconds=backoff.INITIAL_SECONDS),
+        wait=backoff.initial(),
         last_step="validate",
     )
 

@@ -42,6 +42,8 @@ class SnapshotRecord(SnapshotRef):
     raw_status: str = ""
     engine: str | None = None
     option_group: str | None = None
+    #: Percent done as the service reports it (RDS ``PercentProgress``, EBS ``Progress``); None if it does not.
+    progress: int | None = None
 
 
 class SnapshotAdapter(Protocol):
@@ -107,6 +109,17 @@ class ClientCache:
         if region not in self._clients:
             self._clients[region] = aws_clients.client(self._service, region=region)
         return self._clients[region]
+
+
+def percent(value: object) -> int | None:
+    """A progress figure as an int: ``42`` and ``"42%"`` give 42; anything else (absent, garbled) gives None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().rstrip("%").isdigit():
+        return int(value.strip().rstrip("%"))
+    return None
 
 
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -30,6 +30,7 @@ from kmsflow.lambdas.snapshot_copy.adapters import (
     ClientCache,
     SnapshotRecord,
     SnapshotRef,
+    percent,
     tag_list,
     tag_map,
 )
@@ -73,6 +74,7 @@ class EbsAdapter:
             kms_key_id=item.get("KmsKeyId") if encrypted else None,
             tags=tag_map(item.get("Tags")),
             raw_status=state,
+            progress=percent(item.get("Progress")),
         )
 
     def _describe(self, region: str, snapshot_id: str) -> SnapshotRecord | None:

@@ -35,6 +35,7 @@ from kmsflow.lambdas.snapshot_copy.adapters import (
     ClientCache,
     SnapshotRecord,
     SnapshotRef,
+    percent,
     tag_list,
     tag_map,
 )
@@ -175,6 +176,7 @@ class RdsFamilyAdapter:
             raw_status=str(item.get("Status", "")),
             engine=item.get("Engine"),
             option_group=item.get("OptionGroupName"),
+            progress=percent(item.get("PercentProgress")),
         )
 
     def _own(self, record: SnapshotRecord, job_id: str) -> SnapshotRecord:
