@@ -54,3 +54,14 @@ def default_templates(default_outdir: Path) -> dict[str, dict[str, Any]]:
         path.name.removesuffix(".template.json"): json.loads(path.read_text())
         for path in default_outdir.glob("*.template.json")
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_client_caches() -> Any:
+    """Assumed-role credentials cached by one test's moto mock are unknown to the next one's: every test
+    starts without them (``kmsflow.lambdas.aws_clients`` caches them per process, as a Lambda container does)."""
+    from kmsflow.lambdas import aws_clients
+
+    aws_clients.reset(keep_models=True)
+    yield
+    aws_clients.reset(keep_models=True)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 from aws_cdk import Stack
@@ -35,6 +35,10 @@ from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KmsflowError
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
 from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, workflows_stack_name
+
+if TYPE_CHECKING:
+    from kmsflow.constructs.keys.key import KeyGrants
+    from kmsflow.stacks.workflows_stack import WorkflowsStack
 
 #: Feature flags kmsflow is written against. They live here, not in cdk.json, so that an app built in a
 #: test or a benchmark synthesizes exactly what `cdk synth` does.
@@ -84,10 +88,13 @@ def populate(
         )
         for account, region in sorted(places)
     }
+    #: Every key and replica by (key name, config region name), for grants to other stacks.
+    placed: dict[tuple[str, str], KeyGrants] = {}
     for index, key in enumerate(config.keys):
         policy = custom_policy(config, key)  # the same roles for the primary and every replica
         with _refused_at(source, f"keys[{index}]"):
             primary = stacks[(key.account, key.region)].add_key(_key_definition(key, policy))
+            placed[key.name, key.region] = primary
             _acknowledge(primary, key)
             for region in key.replicas:
                 replica = stacks[(key.account, region)].add_replica(
@@ -101,11 +108,18 @@ def populate(
                         tags=key.tags,
                     )
                 )
+                placed[key.name, region] = replica
                 _acknowledge(replica, key)
     if config.audit is not None:
         _add_audit(app, config, config.audit, source)
     for index, flow in enumerate(config.workflows.snapshot_copy):
-        _add_snapshot_copy(app, config, flow, f"workflows.snapshot_copy[{index}]", source)
+        path = f"workflows.snapshot_copy[{index}]"
+        workflows = _add_snapshot_copy(app, config, flow, path, source)
+        for i, name in enumerate(flow.destination_keys):
+            with _refused_at(source, f"{path}.destination_keys[{i}]"):
+                for region in flow.destination_regions:
+                    if (name, region) in placed:
+                        workflows.snapshot_copy.grant_destination_key(placed[name, region])
     for tag, value in config.tags.items():
         cdk.Tags.of(app).add(tag, value)
     if nag:
@@ -144,7 +158,9 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
         )
 
 
-def _add_snapshot_copy(app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyConfig, path: str, source: str) -> Stack:
+def _add_snapshot_copy(
+    app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyConfig, path: str, source: str
+) -> WorkflowsStack:
     # Imported here for the same reason as the audit stack: Step Functions and Lambda modules load only if used.
     from kmsflow.stacks.workflows_stack import WorkflowsStack
 
@@ -162,6 +178,9 @@ def _add_snapshot_copy(app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyCo
             timeout_hours=flow.timeout_hours,
             subscriptions=[(sub.protocol, sub.endpoint) for sub in flow.subscriptions],
             partition=config.partition,
+            # The roles' policies name the destination keys' ARNs, made by key stacks of other regions: CDK
+            # carries them across regions through SSM parameters, as for replica keys.
+            cross_region_references=True,
         )
 
 

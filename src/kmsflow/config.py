@@ -184,6 +184,9 @@ class SnapshotCopyConfig(_Strict):
     #: Regions whose snapshots, instances, clusters and volumes it may read; default: its own region.
     source_regions: list[str] = []
     destination_regions: list[str]
+    #: Names of kmsflow keys (``keys[].name``) it may copy into, each of (or replicated into) a destination
+    #: region of the same account; the keys' grant helpers give the workflow's roles what the copy needs.
+    destination_keys: list[str]
     administrators: list[str] = []
     timeout_hours: Annotated[int, Field(ge=1, le=168)] = 24
     subscriptions: list[SubscriptionConfig] = []

@@ -20,7 +20,14 @@ from kmsflow.policy.separation import overlap_problem
 from kmsflow.principals import Principal, PrincipalRefError, parse_principal
 
 if TYPE_CHECKING:
-    from kmsflow.config import AuditConfig, KeyConfig, KmsflowConfig, PolicyConfig, SubscriptionConfig
+    from kmsflow.config import (
+        AuditConfig,
+        KeyConfig,
+        KmsflowConfig,
+        PolicyConfig,
+        SnapshotCopyConfig,
+        SubscriptionConfig,
+    )
 
 Issue = tuple[str, str]
 
@@ -87,6 +94,7 @@ def _workflow_issues(config: KmsflowConfig) -> Iterator[Issue]:
                     f"{path}.destination_regions[{i}]",
                     f"region {region!r} is also a source region; a snapshot copy moves snapshots to another region",
                 )
+        yield from _destination_key_issues(config, flow, path)
         for i, ref in enumerate(flow.administrators):
             yield from _principal_in_account(
                 ref,
@@ -97,6 +105,49 @@ def _workflow_issues(config: KmsflowConfig) -> Iterator[Issue]:
                 why=f"; the workflow key's administrators must be in the workflow's account {flow.account!r}",
             )
         yield from _subscription_issues(flow.subscriptions, f"{path}.subscriptions")
+
+
+def _destination_key_issues(config: KmsflowConfig, flow: SnapshotCopyConfig, path: str) -> Iterator[Issue]:
+    """Each destination key is a kmsflow key of the workflow's account that can encrypt a snapshot copy, placed
+    in at least one destination region; every destination region has at least one such key."""
+    keys = {key.name: key for key in config.keys}
+    covered: set[str] = set()
+    if not flow.destination_keys:
+        yield (f"{path}.destination_keys", "name at least one key (keys[].name) the copies are encrypted under")
+    for i, name in enumerate(flow.destination_keys):
+        where = f"{path}.destination_keys[{i}]"
+        key = keys.get(name)
+        if key is None:
+            known = ", ".join(keys) or "none"
+            yield (where, f"unknown key {name!r}; keys declared under keys: are {known}; use one of their names")
+            continue
+        if key.account != flow.account:
+            yield (
+                where,
+                f"key {name!r} is in account {key.account!r}; a snapshot copy encrypts under keys of its own "
+                f"account {flow.account!r}",
+            )
+        settings, _ = key.settings()  # a key whose settings are wrong is reported at its own path
+        if settings is not None and (role_fits(Role.SERVICE_USERS, settings) or settings.info.family != "symmetric"):
+            yield (
+                where,
+                f"key {name!r} is {settings.spec} for {settings.usage}; a snapshot copy needs a symmetric "
+                "encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
+            )
+        placed = {key.region, *key.replicas} & set(flow.destination_regions)
+        if not placed:
+            yield (
+                where,
+                f"key {name!r} is in {sorted({key.region, *key.replicas})}, none of them a destination region "
+                f"({', '.join(flow.destination_regions)}); add its region to destination_regions or replicate it",
+            )
+        covered |= placed
+    for i, region in enumerate(flow.destination_regions):
+        if flow.destination_keys and region not in covered:
+            yield (
+                f"{path}.destination_regions[{i}]",
+                f"no destination key is in region {region!r}; list a key of that region in destination_keys",
+            )
 
 
 _ENDPOINTS = {

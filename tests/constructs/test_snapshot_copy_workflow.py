@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from kmsflow.constructs.workflows.snapshot_copy import FAMILY_ACTIONS, HANDLERS, STEPS
+from kmsflow.constructs.workflows.snapshot_copy import (
+    DESTINATION,
+    HANDLERS,
+    SOURCE,
+    STEPS,
+    handler_role_name,
+    step_actions,
+)
 from kmsflow.policy.document import as_list, flatten
 
 STACK = "kmsflow-workflows-workloads-primary"
@@ -108,7 +115,7 @@ def test_on_failure_gets_the_job_and_the_error(definition: dict[str, Any]) -> No
 def test_each_task_invokes_its_own_function_with_the_named_handler(
     tpl: dict[str, Any], definition: dict[str, Any]
 ) -> None:
-    functions = of_type(tpl, "AWS::Lambda::Function")
+    functions = workflow_functions(tpl)
     handlers = {lid: f["Properties"]["Handler"] for lid, f in functions.items()}
     assert sorted(handlers.values()) == sorted(f"{HANDLERS}.{step.handler}" for step in STEPS)
     for name, state in definition["States"].items():
@@ -120,7 +127,7 @@ def test_each_task_invokes_its_own_function_with_the_named_handler(
 
 
 def test_functions_are_current_python_traced_bounded(tpl: dict[str, Any]) -> None:
-    for lid, function in of_type(tpl, "AWS::Lambda::Function").items():
+    for lid, function in workflow_functions(tpl).items():
         props = function["Properties"]
         assert props["Runtime"] == "python3.14", lid
         assert props["TracingConfig"] == {"Mode": "Active"}, lid
@@ -128,59 +135,129 @@ def test_functions_are_current_python_traced_bounded(tpl: dict[str, Any]) -> Non
         assert props["Timeout"] == 60, lid
 
 
-def handler_role(tpl: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    roles = of_type(tpl, "AWS::IAM::Role")
-    (role_id,) = [
-        lid for lid, r in roles.items() if r["Properties"].get("RoleName") == "kmsflow-snapshot-copy-eu-west-1"
+def workflow_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The workflow's Lambda functions by logical id; the only other function is the provider of CDK's
+    cross-region export reader (the destination keys' ARNs)."""
+    functions = of_type(tpl, "AWS::Lambda::Function")
+    ours = {lid: r for lid, r in functions.items() if str(r["Properties"].get("Handler")).startswith(HANDLERS + ".")}
+    assert [lid for lid in functions if lid not in ours] == [
+        lid for lid in functions if lid.startswith("CustomCrossRegionExportReaderCustomResourceProviderHandler")
     ]
+    return ours
+
+
+def handler_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """handler function name -> its Lambda function."""
+    return {r["Properties"]["Handler"].rsplit(".", 1)[1]: r for r in workflow_functions(tpl).values()}
+
+
+def role_statements(tpl: dict[str, Any], handler: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The role of ``handler``'s function and every statement of its policies."""
+    role_id = handler_functions(tpl)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = [
         s
         for p in of_type(tpl, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in p["Properties"]["Roles"]
         for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
-    return role_id, statements
+    return tpl["Resources"][role_id], statements
 
 
-def test_handler_role_has_exactly_the_snapshot_actions(tpl: dict[str, Any]) -> None:
-    _, statements = handler_role(tpl)
-    by_sid = {s.get("Sid"): s for s in statements}
-    for family, actions in FAMILY_ACTIONS.items():
-        assert sorted(as_list(by_sid[f"{family.capitalize()}Snapshots"]["Action"])) == sorted(actions)
-    assert by_sid["RdsSnapshots"]["Resource"] == [
-        f"arn:aws:rds:eu-central-1:{ACCOUNT}:*",
-        f"arn:aws:rds:eu-west-1:{ACCOUNT}:*",
-    ]
-    assert by_sid["EbsSnapshots"]["Condition"] == {
-        "StringEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]}
-    }
+def test_each_function_has_a_role_of_its_own_with_a_fixed_name(tpl: dict[str, Any]) -> None:
+    functions = handler_functions(tpl)
+    assert sorted(functions) == sorted(step.handler for step in STEPS)
+    roles = {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert len(roles) == len(STEPS)
+    for step in STEPS:
+        role, statements = role_statements(tpl, step.handler)
+        assert role["Properties"]["RoleName"] == handler_role_name("eu-west-1", step.handler)
+        assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "lambda.amazonaws.com"
+        }
+        # Each function writes only to its own (encrypted) log group.
+        (logs,) = [s for s in statements if "logs:PutLogEvents" in as_list(s["Action"])]
+        group = functions[step.handler]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert logs["Resource"] == {"Fn::GetAtt": [group, "Arn"]}
 
 
-def test_handler_role_uses_keys_only_through_rds_and_ebs(tpl: dict[str, Any]) -> None:
-    _, statements = handler_role(tpl)
-    by_sid = {s.get("Sid"): s for s in statements}
-    use = by_sid["UseKeysThroughRdsAndEbs"]
-    assert "kms:CreateGrant" not in as_list(use["Action"])
-    assert sorted(use["Condition"]["StringEquals"]["kms:ViaService"]) == sorted(
-        f"{svc}.{region}.amazonaws.com" for svc in ("rds", "ec2") for region in ("eu-west-1", "eu-central-1")
+@pytest.mark.parametrize("step", STEPS, ids=[step.handler for step in STEPS])
+def test_each_role_has_exactly_its_step_s_snapshot_actions(tpl: dict[str, Any], step: Any) -> None:
+    _, statements = role_statements(tpl, step.handler)
+    regions = {SOURCE: "eu-west-1", DESTINATION: "eu-central-1"}
+    snapshot_statements = {s["Sid"]: s for s in statements if "Snapshots" in str(s.get("Sid"))}
+    expected = step_actions(step)
+    assert sorted(snapshot_statements) == sorted(
+        f"{family.capitalize()}Snapshots{where.capitalize()}" for family, by in expected.items() for where in by
     )
-    grants = by_sid["GrantsForAwsResources"]
-    assert grants["Action"] == "kms:CreateGrant"
-    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    for family, by_where in expected.items():
+        for where, actions in by_where.items():
+            stmt = snapshot_statements[f"{family.capitalize()}Snapshots{where.capitalize()}"]
+            assert sorted(as_list(stmt["Action"])) == actions
+            if family == "ebs":
+                assert stmt["Condition"] == {"StringEquals": {"aws:RequestedRegion": [regions[where]]}}
+            else:
+                assert stmt["Resource"] == f"arn:aws:rds:{regions[where]}:{ACCOUNT}:*"
     for stmt in statements:
         assert "*" not in as_list(stmt["Action"]), stmt
 
 
-def test_the_destination_key_names_the_handler_role_as_a_service_user(default_templates: dict[str, Any]) -> None:
+def test_the_validation_step_may_call_nothing(tpl: dict[str, Any]) -> None:
+    _, statements = role_statements(tpl, "validate")
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    assert actions == {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_only_the_copy_step_uses_source_keys_and_only_through_rds_and_ebs(tpl: dict[str, Any]) -> None:
+    for step in STEPS:
+        _, statements = role_statements(tpl, step.handler)
+        sids = {s.get("Sid") for s in statements}
+        assert ("SourceKeysThroughRdsAndEbs" in sids) == (step.handler == "start_copy"), step.handler
+    _, statements = role_statements(tpl, "start_copy")
+    by_sid = {s.get("Sid"): s for s in statements}
+    use = by_sid["SourceKeysThroughRdsAndEbs"]
+    assert sorted(as_list(use["Action"])) == ["kms:Decrypt", "kms:DescribeKey", "kms:ReEncryptFrom"]
+    assert use["Resource"] == f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/*"
+    assert use["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["rds.eu-west-1.amazonaws.com", "ec2.eu-west-1.amazonaws.com"]}
+    }
+    grants = by_sid["SourceKeyGrantsForAwsResources"]
+    assert grants["Action"] == "kms:CreateGrant"
+    assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+
+
+def test_the_destination_key_grants_name_the_roles_in_both_policies(
+    tpl: dict[str, Any], default_templates: dict[str, Any]
+) -> None:
+    """The key policy names the copy and key-check roles by aws:PrincipalArn (nothing needs to exist when the
+    key deploys); the roles' policies name the key's ARN, carried across regions by CDK's export reader."""
     keys = default_templates["kmsflow-keys-workloads-secondary"]["Resources"]
-    (key,) = [r for r in keys.values() if r["Type"] == "AWS::KMS::Key"]
-    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
-    via = statements["ServiceUsersViaService"]
-    assert via["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:role/kmsflow-snapshot-copy-eu-west-1"}
-    assert via["Condition"]["StringEquals"]["kms:ViaService"] == [
-        "rds.eu-central-1.amazonaws.com",
-        "ec2.eu-central-1.amazonaws.com",
-    ]
+    (key_id,) = [lid for lid, r in keys.items() if r["Type"] == "AWS::KMS::Key"]
+    policy = {s["Sid"]: s for s in keys[key_id]["Properties"]["KeyPolicy"]["Statement"]}
+    copy_arn = f"arn:aws:iam::{ACCOUNT}:role/{handler_role_name('eu-west-1', 'start_copy')}"
+    check_arn = f"arn:aws:iam::{ACCOUNT}:role/{handler_role_name('eu-west-1', 'check_destination_key')}"
+    use = policy["ServiceUseKmsflowSnapshotCopyEuWest1StartCopy"]
+    assert use["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert use["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["rds.eu-central-1.amazonaws.com", "ec2.eu-central-1.amazonaws.com"]},
+        "ArnEquals": {"aws:PrincipalArn": copy_arn},
+    }
+    assert "kms:CreateGrant" not in as_list(use["Action"])
+    grants = policy["ServiceGrantsKmsflowSnapshotCopyEuWest1StartCopy"]
+    assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    assert grants["Condition"]["ArnEquals"] == {"aws:PrincipalArn": copy_arn}
+    describe = policy["DescribeKmsflowSnapshotCopyEuWest1CheckDestinationKey"]
+    assert (describe["Action"], describe["Condition"]) == (
+        "kms:DescribeKey",
+        {"ArnEquals": {"aws:PrincipalArn": check_arn}},
+    )
+    # No other statement of the key policy names a workflow role.
+    assert sum("snapshot-copy" in json.dumps(s) for s in policy.values()) == 3
+    for handler, sid in (("start_copy", use["Sid"]), ("check_destination_key", describe["Sid"])):
+        _, statements = role_statements(tpl, handler)
+        (iam_side,) = [s for s in statements if s.get("Sid") == sid]
+        reader, export = iam_side["Resource"]["Fn::GetAtt"]
+        assert tpl["Resources"][reader]["Type"] == "Custom::CrossRegionExportReader"
+        assert key_id in export
 
 
 def test_notices_and_failure_alarm_go_to_the_encrypted_topic(tpl: dict[str, Any]) -> None:
@@ -199,7 +276,7 @@ def test_notices_and_failure_alarm_go_to_the_encrypted_topic(tpl: dict[str, Any]
 
 
 def test_the_lambda_asset_holds_only_the_runtime_package(tpl: dict[str, Any], default_outdir: Path) -> None:
-    (function, *_) = of_type(tpl, "AWS::Lambda::Function").values()
+    (function, *_) = handler_functions(tpl).values()
     asset = default_outdir / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     files = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
     assert "kmsflow/__init__.py" in files

@@ -153,14 +153,22 @@ def in_handler() -> bool:
     return getattr(_scope, "depth", 0) > 0
 
 
+def current_handler() -> str | None:
+    """The function name (last part of the dotted handler path) of the routed handler running in this thread."""
+    return getattr(_scope, "handler", None)
+
+
 @contextmanager
-def handler_scope() -> Iterator[None]:
-    """Marks the current thread as running a handler (faults with scope "handlers" apply)."""
+def handler_scope(handler: str | None = None) -> Iterator[None]:
+    """Marks the current thread as running a handler (faults with scope "handlers" apply), ``handler`` being
+    its dotted path (faults for one handler apply)."""
     _scope.depth = getattr(_scope, "depth", 0) + 1
+    outer, _scope.handler = getattr(_scope, "handler", None), handler.rsplit(".", 1)[-1] if handler else None
     try:
         yield
     finally:
         _scope.depth -= 1
+        _scope.handler = outer
 
 
 @dataclass
@@ -219,6 +227,7 @@ class FaultRule:
     status: int = 400
     message: str = "Injected by the kmsflow test harness"
     scope: str = "handlers"  # "handlers": only requests made while a routed handler runs; "all"
+    handler: str | None = None  # only requests made by this handler (its function name, e.g. "check_copy")
 
     def matches(self, service: str, operation: str, now: float) -> bool:
         return (
@@ -227,6 +236,7 @@ class FaultRule:
             and (self.until is None or now < self.until)
             and (self.times is None or self.times > 0)
             and (self.scope == "all" or in_handler())
+            and (self.handler is None or current_handler() == self.handler)
         )
 
 
@@ -254,13 +264,17 @@ class Faults:
         status: int = 400,
         message: str | None = None,
         scope: str = "handlers",
+        handler: str | None = None,
     ) -> FaultRule:
         """Answer ``code`` to ``share`` of the matching requests, for ``for_seconds`` of virtual time and at
-        most ``times`` times (each HTTP attempt counts: botocore retries throttling codes by itself)."""
+        most ``times`` times (each HTTP attempt counts: botocore retries throttling codes by itself); with
+        ``handler``, only requests that handler makes."""
         if not 0 <= share <= 1 or scope not in ("handlers", "all"):
             raise ValueError("share must be within [0, 1] and scope 'handlers' or 'all'")
         until = None if for_seconds is None else self.clock.elapsed + for_seconds
-        rule = FaultRule(code, share, service, operation, until, times, status, message or FaultRule.message, scope)
+        rule = FaultRule(
+            code, share, service, operation, until, times, status, message or FaultRule.message, scope, handler
+        )
         self.rules.append(rule)
         return rule
 
@@ -683,7 +697,7 @@ class WorkflowHarness:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         }
         error_type: str | None = None
-        with _patch_env(environment), handler_scope():
+        with _patch_env(environment), handler_scope(str(function.handler)):
             try:
                 handler = _import_handler(str(function.handler))
                 payload = _marshal(handler(event, context))

@@ -87,6 +87,17 @@ def test_a_named_error_stops_after_its_virtual_duration(faults: Faults) -> None:
     assert faults.injected == {"rds.CopyDBSnapshot:SnapshotQuotaExceeded": 2}
 
 
+def test_a_rule_for_one_handler_spares_the_others(faults: Faults) -> None:
+    faults.add("InternalFailure", service="kms", handler="check_copy", status=500)
+    kms = boto3.client("kms", region_name=REGION, config=NO_RETRIES)
+    with handler_scope("kmsflow.lambdas.snapshot_copy.handlers.start_copy"):
+        kms.list_keys()
+    with handler_scope("kmsflow.lambdas.snapshot_copy.handlers.check_copy"):
+        assert error_code(kms.list_keys) == "InternalFailure"
+    kms.list_keys()  # outside any handler
+    assert faults.injected == {"kms.ListKeys:InternalFailure": 1}
+
+
 def test_draws_are_deterministic_for_a_seed() -> None:
     def injected(seed: int) -> list[bool]:
         with mock_aws(), Faults(VirtualClock(), seed=seed).install() as faults:

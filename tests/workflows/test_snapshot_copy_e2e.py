@@ -229,3 +229,20 @@ def test_a_rerun_after_a_crash_between_copy_and_tagging_resumes_with_one_copy(ha
     assert result.output["destination"]["snapshot_id"] == copy_id
     assert len(manual_snapshots("rds", DESTINATION_REGION)) == 1
     assert tags_of("rds", DESTINATION_REGION, copy_id)["kmsflow:source-arn"] == result.output["source"]["snapshot_arn"]
+
+
+@pytest.mark.parametrize("kind", ["rds-snapshot", "aurora-cluster-snapshot", "ebs-snapshot"])
+def test_a_copy_left_by_a_failed_execution_is_removed(harness: WorkflowHarness, kind: str) -> None:
+    """The first status check of the copy fails for good: OnFailure deletes the copy this execution started,
+    and the cause says so; the source snapshot, which the execution did not make, stays."""
+    world = make_world()
+    source = make_source(world, kind)
+    family = FAMILY[kind]
+    before = [snapshot_id_of(family, s) for s in manual_snapshots(family, SOURCE_REGION)]
+    harness.faults.add("InvalidParameterValue", handler="check_copy", times=1)
+    result = harness.run(input=job_input(kind, source, world.destination_alias))
+    assert result.status == "FAILED"
+    assert result.state_counts["StartCopy"] == 1
+    assert "was deleted" in (result.cause or "")
+    assert manual_snapshots(family, DESTINATION_REGION) == []
+    assert [snapshot_id_of(family, s) for s in manual_snapshots(family, SOURCE_REGION)] == before

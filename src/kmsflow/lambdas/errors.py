@@ -77,7 +77,7 @@ THROTTLING_ERRORS: Mapping[str, type[WorkflowError]] = {
 class AwsCallFailed(WorkflowError):
     """An AWS call failed with a code no step expects (permissions, service errors)."""
 
-    remedy = "check the workflow role's permissions and the resource named, then start the same input again"
+    remedy = "check the permissions of the step's role and the resource named, then start the same input again"
 
 
 class SourceNotFound(WorkflowError):
@@ -141,8 +141,8 @@ class DestinationKeyNotAccessible(WorkflowError):
     """The snapshot service could not use the destination key (key policy or grants refuse it)."""
 
     remedy = (
-        "let the workflow role use the key (kms:CreateGrant, kms:DescribeKey, kms:Encrypt, kms:GenerateDataKey*,"
-        " kms:ReEncrypt*) in the key policy, then start the same input again"
+        "list the key under the workflow's destination_keys in kmsflow.yaml (or call the workflow construct's"
+        " grant_destination_key with it) and deploy, then start the same input again"
     )
 
 

@@ -7,10 +7,8 @@ moto 5.2.5 gap, patched here: ``CreateSnapshot`` of an encrypted volume returns 
 ``KmsKeyId`` (AWS reports the volume's key). The patch copies the volume's key onto the new snapshot, so the
 lineage tag ``kmsflow:source-key`` can be checked for EBS too; ``test_moto_facts.py`` shows the gap and the fix.
 
-Speed: ``aws_clients.client`` makes a fresh boto3 Session per client, and each session parses the service's
-JSON model again (measured: ec2 0.13-0.17 s, rds 0.05-0.13 s, kms 0.04 s per client). The ``aws`` fixture lets
-those sessions share one botocore model loader; the factory's code (region, role, retry configuration) runs
-unchanged.
+Speed: no fixture here shares botocore models; ``aws_clients`` itself shares one model loader between its
+sessions, so each service model is parsed once per test process.
 """
 
 from __future__ import annotations
@@ -18,12 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 from moto.ec2.models.elastic_block_store import EBSBackend
 
-from kmsflow.lambdas import aws_clients
 from tests.lambdas.snapshot_copy.helpers import World, make_world
 
 _ORIGINAL_CREATE_SNAPSHOT = EBSBackend.create_snapshot
@@ -44,21 +40,10 @@ def unpatched_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-_LOADER = boto3.session.Session()._session.get_component("data_loader")
-_ORIGINAL_SESSION_FOR = aws_clients.session_for
-
-
-def _session_sharing_models(**kwargs: Any) -> Any:
-    session = _ORIGINAL_SESSION_FOR(**kwargs)
-    session._session.register_component("data_loader", _LOADER)
-    return session
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, unpatched_aws: None) -> None:
-    """moto with EBS snapshots that report their volume's KMS key, as AWS does; clients share parsed models."""
+    """moto with EBS snapshots that report their volume's KMS key, as AWS does."""
     monkeypatch.setattr(EBSBackend, "create_snapshot", _create_snapshot_with_volume_key)
-    monkeypatch.setattr(aws_clients, "session_for", _session_sharing_models)
 
 
 @pytest.fixture

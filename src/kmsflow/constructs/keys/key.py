@@ -22,6 +22,7 @@ from kmsflow.constructs.keys.policy import (
     custom_statements,
     default_statements,
 )
+from kmsflow.constructs.keys.role_grants import grant_to_role
 from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import KeyConfigurationError, KeyPolicyError
 from kmsflow.keyspec import KeyOrigin, KeySettings, alias_problem, resolve_key_settings
@@ -29,7 +30,15 @@ from kmsflow.policy import rules
 from kmsflow.policy.document import principal_values
 from kmsflow.policy.document import statements as policy_statements
 from kmsflow.policy.intents import Intent, intent_actions, intent_problem
-from kmsflow.policy.roles import CRYPTO_ROLES, Role
+from kmsflow.policy.roles import (
+    CRYPTO_ROLES,
+    GRANT_ACTIONS,
+    Role,
+    grants_for_aws_resources,
+    role_actions,
+    role_fits,
+    via_service_values,
+)
 from kmsflow.policy.separation import overlap_problem
 
 #: The cdk-nag findings for a symmetric key without automatic rotation (AwsSolutions, NIST 800-53 R5).
@@ -61,6 +70,12 @@ class KeyGrants:
 
     key: kms.IKey
     settings: KeySettings
+    #: The partition the key lives in (``aws``, ``aws-cn``, ``aws-us-gov``), for kms:ViaService values.
+    partition: str = "aws"
+
+    @property
+    def key_arn(self) -> str:
+        return self.key.key_arn
 
     def grant(self, grantee: iam.IGrantable, intent: Intent) -> iam.Grant:
         """Give ``grantee`` the actions of ``intent``. IAM statements name the key ARN, never ``*``."""
@@ -92,6 +107,40 @@ class KeyGrants:
 
     def grant_admin(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.grant(grantee, Intent.ADMIN)
+
+    def grant_use_through_services(self, role: iam.Role, *, services: Sequence[str]) -> None:
+        """Let ``role`` use the key only through ``services`` (short names, e.g. ``rds``, ``ebs``) in the key's
+        region, and create grants only for AWS resources: what RDS and EBS need of their caller to encrypt a
+        snapshot copy. ``role`` may live in any stack of the key's account, in any region (see
+        :mod:`kmsflow.constructs.keys.role_grants`); it needs a fixed ``role_name``."""
+        problem = role_fits(Role.SERVICE_USERS, self.settings)
+        if problem:
+            raise KeyPolicyError(problem)
+        via = {"StringEquals": {"kms:ViaService": self._via_service_values(services)}}
+        grant_to_role(
+            self, role, purpose="ServiceUse", actions=role_actions(Role.SERVICE_USERS, self.settings), conditions=via
+        )
+        if grants_for_aws_resources(self.settings):
+            grant_to_role(
+                self,
+                role,
+                purpose="ServiceGrants",
+                actions=GRANT_ACTIONS,
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+
+    def grant_describe(self, role: iam.Role) -> None:
+        """Let ``role`` read the key's metadata (DescribeKey): to check a key before using it."""
+        grant_to_role(self, role, purpose="Describe", actions=("kms:DescribeKey",), conditions={})
+
+    def _via_service_values(self, services: Sequence[str]) -> list[str]:
+        # An imported key's region comes from its literal ARN; an owned key's or a replica's is its stack's.
+        region = self.key.env.region
+        if Token.is_unresolved(region):
+            region = Stack.of(self.key).region
+        if Token.is_unresolved(region):
+            raise KeyPolicyError("kms:ViaService values need the key's region: give its stack an env with a region")
+        return via_service_values(list(services), region=region, partition=self.partition)
 
 
 def settings_or_raise(**kwargs: Any) -> KeySettings:
@@ -222,6 +271,7 @@ class KmsflowKey(Construct, KeyGrants):
             multi_region=multi_region,
         )
         check_aliases(aliases)
+        self.partition = partition
         s = self.settings
         self.policy_document = build_policy_document(self, settings=s, policy=policy, partition=partition)
         self.key: kms.Key = kms.Key(
@@ -248,10 +298,6 @@ class KmsflowKey(Construct, KeyGrants):
         self.aliases = [
             kms.Alias(self, alias_construct_id(name), alias_name=name, target_key=self.key) for name in aliases
         ]
-
-    @property
-    def key_arn(self) -> str:
-        return self.key.key_arn
 
     @staticmethod
     def from_key_arn(

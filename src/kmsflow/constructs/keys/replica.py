@@ -49,6 +49,7 @@ class KmsflowReplicaKey(Construct, KeyGrants):
             )
         check_aliases(aliases)
         self.settings = settings
+        self.partition = partition
         self.policy_document = build_policy_document(self, settings=settings, policy=policy, partition=partition)
         self.cfn_replica = kms.CfnReplicaKey(
             self,

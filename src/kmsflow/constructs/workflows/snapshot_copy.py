@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -25,6 +26,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from kmsflow.constructs.keys.key import KeyGrants
 from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.lambdas.errors import THROTTLING_ERRORS as THROTTLING_ERROR_CLASSES
 from kmsflow.lambdas.errors import CopyQuotaExceeded
@@ -47,45 +49,117 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 
-#: The AWS actions each family's handlers call (least privilege: nothing else is granted;
-#: tests/workflows/test_handler_permissions.py records the calls of end-to-end runs and compares).
-FAMILY_ACTIONS = {
-    "rds": [
-        "rds:DescribeDBSnapshots",
-        "rds:DescribeOptionGroups",
-        "rds:CreateDBSnapshot",
-        "rds:CopyDBSnapshot",
-        "rds:DeleteDBSnapshot",
-        "rds:AddTagsToResource",
-    ],
-    "aurora": [
-        "rds:DescribeDBClusters",
-        "rds:DescribeDBClusterSnapshots",
-        "rds:CreateDBClusterSnapshot",
-        "rds:CopyDBClusterSnapshot",
-        "rds:DeleteDBClusterSnapshot",
-        "rds:AddTagsToResource",
-    ],
-    "ebs": [
-        "ec2:DescribeSnapshots",
-        "ec2:CreateSnapshot",
-        "ec2:CopySnapshot",
-        "ec2:DeleteSnapshot",
-        "ec2:CreateTags",
-    ],
+#: What each snapshot family's API calls are, by verb (IAM action names). Creating and copying also need the
+#: tagging action, because AWS authorizes tags given at creation (RDS ``Tags``, EC2 ``TagSpecifications``)
+#: against it.
+FAMILY_VERBS: dict[str, dict[str, tuple[str, ...]]] = {
+    "rds": {
+        "describe": ("rds:DescribeDBSnapshots",),
+        "create": ("rds:CreateDBSnapshot", "rds:AddTagsToResource"),
+        "copy": ("rds:CopyDBSnapshot", "rds:AddTagsToResource", "rds:DescribeOptionGroups"),
+        "tag": ("rds:AddTagsToResource",),
+        "delete": ("rds:DeleteDBSnapshot",),
+    },
+    "aurora": {
+        "describe": ("rds:DescribeDBClusterSnapshots",),
+        # DescribeDBClusters: an unencrypted cluster is refused before it is snapshotted.
+        "create": ("rds:DescribeDBClusters", "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource"),
+        "copy": ("rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"),
+        "tag": ("rds:AddTagsToResource",),
+        "delete": ("rds:DeleteDBClusterSnapshot",),
+    },
+    "ebs": {
+        "describe": ("ec2:DescribeSnapshots",),
+        "create": ("ec2:CreateSnapshot", "ec2:CreateTags"),
+        "copy": ("ec2:CopySnapshot", "ec2:CreateTags"),
+        "tag": ("ec2:CreateTags",),
+        "delete": ("ec2:DeleteSnapshot",),
+    },
 }
 
+SOURCE, DESTINATION = "source", "destination"
+#: The services that copy snapshots with the caller's KMS permissions (short names of policy.roles.VIA_SERVICES).
+COPY_SERVICES = ("rds", "ebs")
+MAX_ROLE_NAME = 64
 
-#: cdk-nag findings accepted on the handlers' role, with the reasons a reviewer reads.
+#: Actions on the *source* snapshot's key that the copy's caller needs: RDS and EC2 decrypt the source and
+#: re-encrypt it through grants they create for the caller (kms:ViaService, kms:GrantIsForAWSResource). The
+#: destination key's permissions come from that key's grant helpers (:meth:`grant_destination_key`).
+SOURCE_KEY_ACTIONS = ("kms:Decrypt", "kms:ReEncryptFrom", "kms:DescribeKey")
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One task of the machine: its handler, what it is for (the function's description), and the snapshot
+    calls it makes, as (verb of :data:`FAMILY_VERBS`, regions it makes them in)."""
+
+    handler: str
+    description: str
+    calls: tuple[tuple[str, str], ...] = ()
+
+
+STEPS = (
+    _Step("validate", "Checks the execution input and derives the job's deterministic id"),
+    _Step(
+        "prepare_source",
+        "Finds the source snapshot, or creates it from the instance, cluster or volume",
+        (("describe", SOURCE), ("create", SOURCE)),
+    ),
+    _Step(
+        "check_source",
+        "Reports whether the source snapshot is available (with the next wait)",
+        (("describe", SOURCE),),
+    ),
+    _Step("check_destination_key", "Checks the destination key: exists, enabled, symmetric, in its region"),
+    _Step(
+        "start_copy",
+        "Starts (or finds) the cross-region copy under the destination key",
+        # The copy is requested in the destination region and reads the source through a presigned request
+        # made with the caller's credentials in the source region.
+        (("describe", SOURCE), ("describe", DESTINATION), ("copy", SOURCE), ("copy", DESTINATION)),
+    ),
+    _Step(
+        "check_copy",
+        "Reports whether the copy is available (with the next wait)",
+        (("describe", DESTINATION),),
+    ),
+    _Step(
+        "finish",
+        "Tags lineage, deletes a source snapshot this job made if asked, and shapes the output",
+        (("describe", DESTINATION), ("tag", DESTINATION), ("describe", SOURCE), ("delete", SOURCE)),
+    ),
+    _Step(
+        "on_failure",
+        "Removes a failed copy this execution made and words the failure's cause",
+        (("describe", DESTINATION), ("delete", DESTINATION)),
+    ),
+)
+
+#: The step whose calls make RDS and EC2 use the keys, and the one that describes the destination key.
+COPYING_STEP = "start_copy"
+KEY_CHECKING_STEP = "check_destination_key"
+
+
+def step_actions(step: _Step) -> dict[str, dict[str, list[str]]]:
+    """``{family: {region kind: [actions]}}`` for ``step`` (deduplicated, sorted)."""
+    table: dict[str, dict[str, list[str]]] = {}
+    for family, verbs in FAMILY_VERBS.items():
+        for verb, where in step.calls:
+            actions = table.setdefault(family, {}).setdefault(where, [])
+            actions.extend(a for a in verbs[verb] if a not in actions)
+    return {f: {w: sorted(a) for w, a in by_where.items()} for f, by_where in table.items()}
+
+
+#: cdk-nag findings accepted on the handlers' roles, with the reasons a reviewer reads.
 HANDLER_ROLE_REASONS = {
     "AwsSolutions::AwsSolutions-IAM5": "Snapshot, instance, cluster and volume ids come from each execution's "
-    "input, so RDS actions are scoped to this account's RDS resources in the configured regions, EC2 snapshot "
-    "actions (several of which support no resource-level permission) to those regions by aws:RequestedRegion, "
-    "KMS use to this account's keys in those regions only through RDS/EC2 (kms:ViaService) and CreateGrant only "
-    "for AWS resources; each key's own policy decides which keys the role may use. kms:GenerateDataKey* covers "
-    "GenerateDataKey and GenerateDataKeyWithoutPlaintext, both used by RDS and EBS copies.",
-    "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy": "The role's only policy is inline so that it lives and "
-    "dies with the workflow that needs it; its statements are listed and reasoned above.",
+    "input, so each handler's RDS actions are scoped to this account's RDS resources in the regions that handler "
+    "works in, its EC2 snapshot actions (several of which support no resource-level permission) to those regions "
+    "by aws:RequestedRegion; the copying handler may use this account's keys of the source regions only through "
+    "RDS/EC2 (kms:ViaService) and create grants only for AWS resources, and each key's own policy decides which "
+    "keys it may use. X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permission.",
+    "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy": "Each handler's role has one inline policy so that it lives "
+    "and dies with the function that needs it; its statements are listed and reasoned above.",
 }
 #: cdk-nag findings accepted on the state machine's role (made by aws-cdk for its Lambda tasks).
 STATE_MACHINE_ROLE_REASONS = {
@@ -106,28 +180,10 @@ FUNCTION_REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class _Step:
-    """One task of the machine: its handler function name and what it is for (the function description)."""
-
-    handler: str
-    description: str
-
-
-STEPS = (
-    _Step("validate", "Checks the execution input and derives the job's deterministic id"),
-    _Step("prepare_source", "Finds the source snapshot, or creates it from the instance, cluster or volume"),
-    _Step("check_source", "Reports whether the source snapshot is available (with the next wait)"),
-    _Step("check_destination_key", "Checks the destination key: exists, enabled, symmetric, in its region"),
-    _Step("start_copy", "Starts (or finds) the cross-region copy under the destination key"),
-    _Step("check_copy", "Reports whether the copy is available (with the next wait)"),
-    _Step("finish", "Tags lineage, deletes a source snapshot this job made if asked, and shapes the output"),
-    _Step("on_failure", "Removes a failed copy this execution made and words the failure's cause"),
-)
-
-
 class SnapshotCopyWorkflow(Construct):
-    """The state machine (``state_machine``), its functions (``functions`` by handler name) and their role."""
+    """The state machine (``state_machine``), its functions and their roles (``functions`` and ``roles`` by
+    handler name). Each function has a role of its own, with the actions its handler calls and nothing else;
+    :meth:`grant_destination_key` adds what the key checks and the copy need of a destination key."""
 
     def __init__(
         self,
@@ -143,19 +199,21 @@ class SnapshotCopyWorkflow(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        # A fixed name, so that destination key policies can name the role (service_users) without a
-        # cross-stack reference: `<account>:role/kmsflow-snapshot-copy-<region>`.
-        self.role = iam.Role(
-            self,
-            "HandlerRole",
-            role_name=handler_role_name(stack.region),
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="kmsflow snapshot copy: the Lambda handlers' AWS calls",
-        )
-        self._grant_snapshot_actions(stack, source_regions, destination_regions)
+        self._regions = {SOURCE: sorted(set(source_regions)), DESTINATION: sorted(set(destination_regions))}
         code = lambda_.Code.from_asset(str(SOURCE_ROOT), exclude=ASSET_EXCLUDE)
         self.functions: dict[str, lambda_.Function] = {}
+        self.roles: dict[str, iam.Role] = {}
         for step in STEPS:
+            # Fixed names: key policies of other stacks name the roles (aws:PrincipalArn) without a cross-stack
+            # reference, and CloudTrail shows operators which step made a call.
+            role = iam.Role(
+                self,
+                f"{step.handler}-role",
+                role_name=handler_role_name(stack.region, step.handler),
+                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                description=f"kmsflow snapshot copy, {step.handler}: {step.description}",
+            )
+            findings = self._grant_step_actions(stack, role, step)
             group = logs.LogGroup(
                 self,
                 f"{step.handler}-logs",
@@ -163,13 +221,14 @@ class SnapshotCopyWorkflow(Construct):
                 retention=log_retention,
                 removal_policy=RemovalPolicy.RETAIN,
             )
+            group.grant_write(role)
             self.functions[step.handler] = lambda_.Function(
                 self,
                 step.handler,
                 runtime=lambda_.Runtime.PYTHON_3_14,
                 code=code,
                 handler=f"{HANDLERS}.{step.handler}",
-                role=self.role,
+                role=role,
                 description=f"kmsflow snapshot copy: {step.description}",
                 timeout=Duration.minutes(1),
                 memory_size=256,
@@ -178,9 +237,9 @@ class SnapshotCopyWorkflow(Construct):
                 tracing=lambda_.Tracing.ACTIVE,
                 environment={"KMSFLOW_WORKFLOW": "snapshot-copy"},
             )
-        acknowledge(self.role, HANDLER_ROLE_REASONS, findings=self._handler_role_findings)
-        for function in self.functions.values():
-            acknowledge(function, FUNCTION_REASONS)
+            self.roles[step.handler] = role
+            acknowledge(role, HANDLER_ROLE_REASONS, findings=["Resource::*", *findings])
+            acknowledge(self.functions[step.handler], FUNCTION_REASONS)
         self.log_group = logs.LogGroup(
             self,
             "StateMachineLogs",
@@ -207,65 +266,57 @@ class SnapshotCopyWorkflow(Construct):
             self.state_machine.role.node.scope or self, STATE_MACHINE_ROLE_REASONS, findings=["Resource::*", *invoked]
         )
 
-    def _grant_snapshot_actions(
-        self, stack: Stack, source_regions: Sequence[str], destination_regions: Sequence[str]
-    ) -> None:
-        regions = sorted(set(source_regions) | set(destination_regions))
-        # The wildcard findings cdk-nag reports for these statements, one id each, acknowledged with reasons.
-        self._handler_role_findings = [
-            "Resource::*",
-            "Action::kms:GenerateDataKey*",
-            *(f"Resource::arn:{stack.partition}:rds:{r}:{stack.account}:*" for r in regions),
-            *(f"Resource::arn:{stack.partition}:kms:{r}:{stack.account}:key/*" for r in regions),
-            *(f"Resource::arn:{stack.partition}:kms:{r}:{stack.account}:alias/*" for r in destination_regions),
-        ]
-        for family, actions in FAMILY_ACTIONS.items():
-            service = "ec2" if family == "ebs" else "rds"
-            self.role.add_to_policy(
+    def grant_destination_key(self, key: KeyGrants) -> None:
+        """Let the workflow copy into ``key`` (a kmsflow key of a destination region, owned or imported): the
+        key check may describe it, the copy may use it through RDS and EBS. Both the key policy and the roles'
+        policies get the statements (:mod:`kmsflow.constructs.keys.role_grants`)."""
+        key.grant_describe(self.roles[KEY_CHECKING_STEP])
+        key.grant_use_through_services(self.roles[COPYING_STEP], services=COPY_SERVICES)
+
+    def _grant_step_actions(self, stack: Stack, role: iam.Role, step: _Step) -> list[str]:
+        """Add ``step``'s snapshot actions (and, for the copy, the source keys') to ``role``; return the
+        wildcard finding ids cdk-nag reports for them, to be acknowledged with the reasons above."""
+        arn = f"arn:{stack.partition}"
+        findings: list[str] = []
+        for family, by_where in step_actions(step).items():
+            for where, actions in by_where.items():
+                regions = self._regions[where]
+                sid = f"{family.capitalize()}Snapshots{where.capitalize()}"
+                if family == "ebs":
+                    # Several EC2 snapshot actions support no resource-level permission: bound by region.
+                    resources = ["*"]
+                    conditions: dict[str, Any] | None = {"StringEquals": {"aws:RequestedRegion": regions}}
+                else:
+                    resources = [f"{arn}:rds:{region}:{stack.account}:*" for region in regions]
+                    conditions = None
+                    findings += [f"Resource::{r}" for r in resources]
+                role.add_to_policy(
+                    iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
+                )
+        if step.handler == COPYING_STEP:
+            sources = self._regions[SOURCE]
+            keys = [f"{arn}:kms:{region}:{stack.account}:key/*" for region in sources]
+            via = [
+                v for r in sources for v in via_service_values(list(COPY_SERVICES), region=r, partition=stack.partition)
+            ]
+            role.add_to_policy(
                 iam.PolicyStatement(
-                    sid=f"{family.capitalize()}Snapshots",
-                    actions=actions,
-                    # Snapshot, instance, cluster and volume ids are the caller's: the regions bound the grant.
-                    resources=[f"arn:{stack.partition}:{service}:{region}:{stack.account}:*" for region in regions]
-                    if service == "rds"
-                    else ["*"],
-                    conditions=None if service == "rds" else {"StringEquals": {"aws:RequestedRegion": regions}},
+                    sid="SourceKeysThroughRdsAndEbs",
+                    actions=list(SOURCE_KEY_ACTIONS),
+                    resources=keys,
+                    conditions={"StringEquals": {"kms:ViaService": via}},
                 )
             )
-        keys = [f"arn:{stack.partition}:kms:{region}:{stack.account}:key/*" for region in regions]
-        via = [
-            v
-            for region in regions
-            for v in via_service_values(["rds", "ebs"], region=region, partition=stack.partition)
-        ]
-        # RDS and EBS decrypt the source and encrypt the copy through grants they create for the caller; the
-        # key policies decide which keys this role may use (it is a service user of the destination keys).
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UseKeysThroughRdsAndEbs",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey*"],
-                resources=keys,
-                conditions={"StringEquals": {"kms:ViaService": via}},
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="SourceKeyGrantsForAwsResources",
+                    actions=["kms:CreateGrant"],
+                    resources=keys,
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": {"kms:ViaService": via}},
+                )
             )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GrantsForAwsResources",
-                actions=["kms:CreateGrant"],
-                resources=keys,
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DescribeDestinationKeys",
-                actions=["kms:DescribeKey"],
-                resources=[
-                    f"arn:{stack.partition}:kms:{region}:{stack.account}:key/*" for region in destination_regions
-                ]
-                + [f"arn:{stack.partition}:kms:{region}:{stack.account}:alias/*" for region in destination_regions],
-            )
-        )
+            findings += [f"Resource::{k}" for k in keys]
+        return list(dict.fromkeys(findings))
 
     def _task(self, handler: str, *, payload: sfn.TaskInput | None = None) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
@@ -358,9 +409,13 @@ class SnapshotCopyWorkflow(Construct):
         return validate.next(prepare).next(source_loop)
 
 
-def handler_role_name(region: str) -> str:
-    """The handlers' role name in ``region``: the state machine's name (kmsflow.stacks.naming)."""
-    return snapshot_copy_name(region)
+def handler_role_name(region: str, handler: str) -> str:
+    """The role name of ``handler``'s function in ``region``: the state machine's name (kmsflow.stacks.naming)
+    and the step, e.g. ``kmsflow-snapshot-copy-eu-west-1-start-copy`` (at most 64 characters, IAM's limit)."""
+    name = f"{snapshot_copy_name(region)}-{handler.replace('_', '-')}"
+    if len(name) > MAX_ROLE_NAME:
+        raise ValueError(f"role name {name!r} is longer than IAM's {MAX_ROLE_NAME} characters")
+    return name
 
 
 def _state_name(handler: str) -> str:

@@ -136,7 +136,9 @@ def check_destination_key(event: Mapping[str, Any], context: Any) -> Job:
     codes = {
         "NotFoundException": missing,
         "InvalidArnException": missing,
-        "AccessDeniedException": named(DestinationKeyNotAccessible, f"the workflow role may not describe {key_id}"),
+        "AccessDeniedException": named(
+            DestinationKeyNotAccessible, f"the key-check step's role may not describe {key_id}"
+        ),
     }
     with aws_errors(action="describe_key", resource=f"KMS key {key_id}", region=region, codes=codes):
         metadata = aws_clients.client("kms", region=region).describe_key(KeyId=key_id)["KeyMetadata"]

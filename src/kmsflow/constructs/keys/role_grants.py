@@ -1,0 +1,89 @@
+"""Grants on a kmsflow key to a role of another stack, possibly of another region: in the key policy and in the
+role's IAM policy, without the key's stack referring to the role's.
+
+aws-cdk's ``Key.grant`` names the grantee itself in the key policy. KMS refuses a policy whose principal does
+not exist yet (``MalformedPolicyDocumentException``), and a workflow role is created by a stack that deploys
+after the keys; across regions it also falls back to ``Resource: *`` on the IAM side. Here the key policy
+names the role's *account* with the condition ``aws:PrincipalArn`` = the role's ARN: a condition needs nothing
+to exist, still matches after the role is re-created (a named principal would have turned into a stale unique
+id), and with an account principal KMS also requires the role's own IAM policy, which names the key's ARN.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from aws_cdk import Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from kmsflow.errors import KeyPolicyError
+
+
+class _GrantableKey(Protocol):
+    @property
+    def key(self) -> kms.IKey: ...
+
+    @property
+    def key_arn(self) -> str: ...
+
+
+def fixed_role_name(role: iam.Role) -> str | None:
+    """The ``role_name`` ``role`` was created with, if it was given as a literal."""
+    cfn = role.node.default_child
+    name = cfn.role_name if isinstance(cfn, iam.CfnRole) else None
+    return None if name is None or Token.is_unresolved(name) else name
+
+
+def role_arn(role: iam.Role) -> str:
+    """The ARN of ``role`` as a literal string, from its account and its fixed name."""
+    stack = Stack.of(role)
+    name = fixed_role_name(role)
+    if name is None or Token.is_unresolved(stack.account):
+        raise KeyPolicyError(
+            f"{role.node.path}: a role granted on a key of another stack needs a fixed role_name and a stack with "
+            f"an explicit account, so that the key policy can name it without a cross-stack reference"
+        )
+    return f"arn:{stack.partition}:iam::{stack.account}:role/{name}"
+
+
+def statement_id(purpose: str, role: iam.Role) -> str:
+    """``ServiceUse`` and role ``kmsflow-snapshot-copy-eu-west-1-start-copy`` give
+    ``ServiceUseKmsflowSnapshotCopyEuWest1StartCopy`` (Sids allow letters and digits only; the role name makes
+    them unique and readable)."""
+    name = fixed_role_name(role) or role.node.id
+    return purpose + "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def grant_to_role(
+    target: _GrantableKey,
+    role: iam.Role,
+    *,
+    purpose: str,
+    actions: Sequence[str],
+    conditions: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Allow ``actions`` under ``conditions``: in the key policy for ``role``'s ARN (if this app manages the
+    key's policy) and in ``role``'s policy on the key's ARN."""
+    arn = role_arn(role)
+    document: iam.PolicyDocument | None = getattr(target, "policy_document", None)
+    if document is not None:
+        document.add_statements(
+            iam.PolicyStatement(
+                sid=statement_id(purpose, role),
+                principals=[iam.AccountPrincipal(Stack.of(role).account)],
+                actions=list(actions),
+                resources=["*"],
+                conditions={**conditions, "ArnEquals": {"aws:PrincipalArn": arn}},
+            )
+        )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=statement_id(purpose, role),
+            actions=list(actions),
+            resources=[target.key_arn],
+            conditions=dict(conditions) or None,
+        )
+    )

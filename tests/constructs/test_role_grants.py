@@ -1,0 +1,104 @@
+"""Grants on a key to a role of another stack (kmsflow.constructs.keys.role_grants), on synthesized templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import aws_iam as iam
+
+from kmsflow.app import new_app
+from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey
+from kmsflow.errors import KeyPolicyError
+from tests.constructs.support import ACCOUNT, REGION, REGION_2, new_stack, resource, role, statements, template
+
+ROLE_NAME = "copier-role"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+
+
+def lambda_role(scope: Any, name: str | None = ROLE_NAME) -> iam.Role:
+    return iam.Role(scope, "Role", role_name=name, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+
+
+@pytest.fixture(scope="module")
+def granted() -> dict[str, Any]:
+    """A custom-policy key in REGION_2 granted to a fixed-name role of a stack in REGION."""
+    app = new_app()
+    keys = new_stack(app, "Keys", region=REGION_2)
+    key = KmsflowKey(keys, "Dr", policy=CustomKeyPolicy(administrators=[role("Admin")]))
+    users = new_stack(app, "Users", region=REGION, cross_region_references=True)
+    copier = lambda_role(users)
+    key.grant_use_through_services(copier, services=["rds", "ebs"])
+    key.grant_describe(copier)
+    key_tpl = template(keys)
+    return {
+        "key": statements(resource(key_tpl, keys, key.cfn_key)),
+        "iam": [
+            s
+            for r in template(users)["Resources"].values()
+            if r["Type"] == "AWS::IAM::Policy"
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+        ],
+    }
+
+
+def test_the_key_policy_names_the_role_s_account_and_arn_only_as_a_condition(granted: dict[str, Any]) -> None:
+    use = granted["key"]["ServiceUseCopierRole"]
+    assert use["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert use["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["rds.eu-central-1.amazonaws.com", "ec2.eu-central-1.amazonaws.com"]},
+        "ArnEquals": {"aws:PrincipalArn": ROLE_ARN},
+    }
+    assert "kms:Decrypt" in use["Action"]
+    assert "kms:CreateGrant" not in use["Action"]
+    grants = granted["key"]["ServiceGrantsCopierRole"]
+    assert grants["Condition"] == {
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+        "ArnEquals": {"aws:PrincipalArn": ROLE_ARN},
+    }
+    describe = granted["key"]["DescribeCopierRole"]
+    assert describe["Action"] == "kms:DescribeKey"
+
+
+def test_the_role_s_policy_names_the_key_arn_never_a_wildcard(granted: dict[str, Any]) -> None:
+    by_sid = {s["Sid"]: s for s in granted["iam"] if "Sid" in s}
+    for sid in ("ServiceUseCopierRole", "ServiceGrantsCopierRole", "DescribeCopierRole"):
+        resource_ = by_sid[sid]["Resource"]
+        assert resource_ != "*"
+        assert "Fn::GetAtt" in resource_  # the key's ARN, read across regions by CDK's export reader
+        assert "ArnEquals" not in by_sid[sid].get("Condition", {})
+    assert by_sid["ServiceUseCopierRole"]["Condition"]["StringEquals"]["kms:ViaService"][0].endswith(
+        "eu-central-1.amazonaws.com"
+    )
+
+
+def test_a_role_without_a_fixed_name_is_refused() -> None:
+    app = new_app()
+    key = KmsflowKey(new_stack(app, "Keys"), "K")
+    with pytest.raises(KeyPolicyError, match="needs a fixed role_name"):
+        key.grant_describe(lambda_role(new_stack(app, "Users"), name=None))
+
+
+def test_a_key_that_cannot_encrypt_is_refused_for_service_use() -> None:
+    app = new_app()
+    key = KmsflowKey(new_stack(app, "Keys"), "K", spec="ECC_NIST_P256", usage="SIGN_VERIFY")
+    with pytest.raises(KeyPolicyError, match="needs a key with usage ENCRYPT_DECRYPT"):
+        key.grant_use_through_services(lambda_role(new_stack(app, "Users")), services=["rds"])
+
+
+def test_an_imported_key_gets_only_the_iam_side_with_its_own_region() -> None:
+    app = new_app()
+    users = new_stack(app, "Users")
+    imported = KmsflowKey.from_key_arn(
+        users, "Imported", key_arn=f"arn:aws:kms:{REGION_2}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    imported.grant_use_through_services(lambda_role(users), services=["rds"])
+    policies = [r for r in template(users)["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    (use,) = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "ServiceUseCopierRole"
+    ]
+    assert use["Resource"].startswith(f"arn:aws:kms:{REGION_2}:")
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == ["rds.eu-central-1.amazonaws.com"]
