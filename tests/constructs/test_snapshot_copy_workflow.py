@@ -282,3 +282,11 @@ def test_the_lambda_asset_holds_only_the_runtime_package(tpl: dict[str, Any], de
     assert "kmsflow/__init__.py" in files
     assert "kmsflow/lambdas/aws_clients.py" in files
     assert all(f == "kmsflow/__init__.py" or f.startswith("kmsflow/lambdas/") for f in files), files
+
+
+def test_the_workflows_stack_deploys_after_its_destination_key_stack(default_outdir: Path) -> None:
+    """The roles' policies read the destination key's ARN from the key stack of the other region: CDK makes
+    that stack a dependency, so `cdk deploy --all` creates the key (and its grants) first."""
+    manifest = json.loads((default_outdir / "manifest.json").read_text())
+    dependencies = manifest["artifacts"][STACK]["dependencies"]
+    assert "kmsflow-keys-workloads-secondary" in dependencies
