@@ -84,14 +84,30 @@ def test_without_progress_figures_the_waits_double_up_to_10_minutes(harness: Wor
     assert DONE_AFTER <= result.virtual_seconds <= DONE_AFTER + 2 * 600
 
 
-def test_an_unencrypted_snapshot_is_copied_encrypted(harness: WorkflowHarness) -> None:
+@pytest.mark.parametrize("kind", ["rds-snapshot", "rds-instance", "ebs-snapshot", "ebs-volume"])
+def test_an_unencrypted_source_is_copied_encrypted(harness: WorkflowHarness, kind: str) -> None:
     world = make_world()
-    source = make_source(world, "rds-snapshot", encrypted=False)
-    result = harness.run(input=job_input("rds-snapshot", source, world.destination_alias))
+    source = make_source(world, kind, encrypted=False)
+    result = harness.run(input=job_input(kind, source, world.destination_alias))
     assert result.status == "SUCCEEDED", result.cause
-    copy = copy_of("rds", result.output["destination"]["snapshot_id"])
+    copy = copy_of(FAMILY[kind], result.output["destination"]["snapshot_id"])
     assert copy["Encrypted"] is True
     assert copy["KmsKeyId"] == world.destination_key
+
+
+@pytest.mark.parametrize("kind", ["aurora-cluster", "aurora-cluster-snapshot"])
+def test_an_unencrypted_aurora_source_is_refused_before_anything_is_made(harness: WorkflowHarness, kind: str) -> None:
+    """AWS cannot encrypt a DB cluster snapshot while copying it: refused, with the remedy, and no snapshot of
+    the cluster nor a copy is left behind."""
+    world = make_world()
+    source = make_source(world, kind, encrypted=False)
+    before = [snapshot_id_of("aurora", s) for s in manual_snapshots("aurora", SOURCE_REGION)]
+    result = harness.run(input=job_input(kind, source, world.destination_alias))
+    assert result.status == "FAILED"
+    assert result.error == "UnencryptedSourceNotSupported"
+    assert "restore the snapshot into a new cluster encrypted with a KMS key" in (result.cause or "")
+    assert [snapshot_id_of("aurora", s) for s in manual_snapshots("aurora", SOURCE_REGION)] == before
+    assert manual_snapshots("aurora", DESTINATION_REGION) == []
 
 
 @pytest.mark.parametrize(
