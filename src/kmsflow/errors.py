@@ -62,5 +62,9 @@ class KeyPolicyError(KeysError):
     does not fit the key."""
 
 
+class WorkflowDefinitionError(FieldError):
+    """Base class of the workflow constructs' errors (a workflow that cannot be built as declared)."""
+
+
 class KeyMaterialError(KmsflowError):
     """Importing key material failed or was asked with invalid input."""

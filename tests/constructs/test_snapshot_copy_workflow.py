@@ -16,6 +16,7 @@ from kmsflow.constructs.workflows.snapshot_copy import (
     handler_role_name,
     step_actions,
 )
+from kmsflow.errors import WorkflowDefinitionError
 from kmsflow.policy.document import as_list, flatten
 
 STACK = "kmsflow-workflows-workloads-primary"
@@ -290,3 +291,9 @@ def test_the_workflows_stack_deploys_after_its_destination_key_stack(default_out
     manifest = json.loads((default_outdir / "manifest.json").read_text())
     dependencies = manifest["artifacts"][STACK]["dependencies"]
     assert "kmsflow-keys-workloads-secondary" in dependencies
+
+
+def test_role_names_stay_within_iam_s_limit() -> None:
+    assert len(handler_role_name("ap-southeast-5", "check_destination_key")) <= 64
+    with pytest.raises(WorkflowDefinitionError, match="IAM allows at most 64"):
+        handler_role_name("a-region-whose-code-is-far-too-long-1", "check_destination_key")

@@ -25,6 +25,6 @@ def workflows_stack_name(account: str, region: str) -> str:
 
 
 def snapshot_copy_name(region: str) -> str:
-    """The snapshot-copy state machine's name in ``region`` and its handler role's name (IAM names are global
-    per account, hence the region). A contract: key policies, the CLI and operators use it."""
+    """The snapshot-copy state machine's name in ``region`` and the prefix of its handler roles' names (IAM
+    names are global per account, hence the region). A contract: key policies, the CLI and operators use it."""
     return f"kmsflow-snapshot-copy-{region}"

@@ -28,6 +28,7 @@ from constructs import Construct
 
 from kmsflow.constructs.keys.key import KeyGrants
 from kmsflow.constructs.nag.acknowledge import acknowledge
+from kmsflow.errors import WorkflowDefinitionError
 from kmsflow.lambdas.errors import THROTTLING_ERRORS as THROTTLING_ERROR_CLASSES
 from kmsflow.lambdas.errors import CopyQuotaExceeded
 from kmsflow.policy.roles import via_service_values
@@ -414,7 +415,11 @@ def handler_role_name(region: str, handler: str) -> str:
     and the step, e.g. ``kmsflow-snapshot-copy-eu-west-1-start-copy`` (at most 64 characters, IAM's limit)."""
     name = f"{snapshot_copy_name(region)}-{handler.replace('_', '-')}"
     if len(name) > MAX_ROLE_NAME:
-        raise ValueError(f"role name {name!r} is longer than IAM's {MAX_ROLE_NAME} characters")
+        raise WorkflowDefinitionError(
+            f"role name {name!r} has {len(name)} characters; IAM allows at most {MAX_ROLE_NAME}; "
+            "run the workflow in a region with a shorter code",
+            field="region",
+        )
     return name
 
 
