@@ -20,7 +20,7 @@ help:
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions in moto (no AWS)"
 	@echo "make bench   benchmarks (synth time against a plain CDK app; usage report over 1,000,000 records;"
-	@echo "             snapshot-copy transitions against a fixed polling loop)"
+	@echo "             snapshot-copy transitions against a fixed polling loop; handler client creation)"
 
 setup: $(VENV)/.installed node_modules/.installed
 

@@ -1,5 +1,6 @@
 """``make bench``: every benchmark of kmsflow: synth time against a plain CDK app, then the usage report against a
-plain ``json.load`` + ``Counter`` pass, then the snapshot-copy workflow's transitions against a fixed polling loop."""
+plain ``json.load`` + ``Counter`` pass, then the snapshot-copy workflow's transitions against a fixed polling loop,
+then the handlers' client creation against a fresh boto3 Session per client."""
 
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ def main() -> int:
     # benchmark's children would otherwise inherit and count in their peak memory.
     from bench import workflow_bench
 
-    return workflow_bench.main() or status
+    status = workflow_bench.main() or status
+    print(flush=True)
+    from bench import client_bench
+
+    return client_bench.main() or status
 
 
 if __name__ == "__main__":
