@@ -102,3 +102,20 @@ def test_an_imported_key_gets_only_the_iam_side_with_its_own_region() -> None:
     ]
     assert use["Resource"].startswith(f"arn:aws:kms:{REGION_2}:")
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == ["rds.eu-central-1.amazonaws.com"]
+
+
+def test_an_imported_key_of_another_partition_gets_that_partition_s_service_hosts() -> None:
+    app = new_app()
+    users = new_stack(app, "Users", region="cn-north-1")
+    imported = KmsflowKey.from_key_arn(
+        users, "Imported", key_arn=f"arn:aws-cn:kms:cn-north-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    imported.grant_use_through_services(lambda_role(users), services=["rds"])
+    policies = [r for r in template(users)["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    (use,) = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "ServiceUseCopierRole"
+    ]
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == ["rds.cn-north-1.amazonaws.com.cn"]

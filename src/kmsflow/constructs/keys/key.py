@@ -331,3 +331,5 @@ class ImportedKmsflowKey(Construct, KeyGrants):
             multi_region=False,
         )
         self.key: kms.IKey = kms.Key.from_key_arn(self, "Key", key_arn)
+        if not Token.is_unresolved(key_arn) and key_arn.startswith("arn:"):
+            self.partition = key_arn.split(":")[1]  # aws, aws-cn or aws-us-gov: kms:ViaService hosts differ
