@@ -49,5 +49,15 @@ def statements(key_resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s.get("Sid", f"#{i}"): s for i, s in enumerate(key_resource["Properties"]["KeyPolicy"]["Statement"])}
 
 
+def iam_statements(tpl: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement of every ``AWS::IAM::Policy`` in a template (identity-side grants)."""
+    return [
+        s
+        for r in tpl["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]

@@ -17,6 +17,7 @@ from tests.constructs.support import (
     PARTNER,
     REGION_2,
     as_list,
+    iam_statements,
     new_stack,
     resource,
     role,
@@ -24,15 +25,6 @@ from tests.constructs.support import (
     statements,
     template,
 )
-
-
-def iam_statements(tpl: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        s
-        for r in tpl["Resources"].values()
-        if r["Type"] == "AWS::IAM::Policy"
-        for s in r["Properties"]["PolicyDocument"]["Statement"]
-    ]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,17 @@ from aws_cdk import aws_iam as iam
 from kmsflow.app import new_app
 from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey
 from kmsflow.errors import KeyPolicyError
-from tests.constructs.support import ACCOUNT, REGION, REGION_2, new_stack, resource, role, statements, template
+from tests.constructs.support import (
+    ACCOUNT,
+    REGION,
+    REGION_2,
+    iam_statements,
+    new_stack,
+    resource,
+    role,
+    statements,
+    template,
+)
 
 ROLE_NAME = "copier-role"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
@@ -33,12 +43,7 @@ def granted() -> dict[str, Any]:
     key_tpl = template(keys)
     return {
         "key": statements(resource(key_tpl, keys, key.cfn_key)),
-        "iam": [
-            s
-            for r in template(users)["Resources"].values()
-            if r["Type"] == "AWS::IAM::Policy"
-            for s in r["Properties"]["PolicyDocument"]["Statement"]
-        ],
+        "iam": iam_statements(template(users)),
     }
 
 
@@ -86,36 +91,24 @@ def test_a_key_that_cannot_encrypt_is_refused_for_service_use() -> None:
         key.grant_use_through_services(lambda_role(new_stack(app, "Users")), services=["rds"])
 
 
-def test_an_imported_key_gets_only_the_iam_side_with_its_own_region() -> None:
+def imported_service_use(key_arn: str, region: str) -> dict[str, Any]:
+    """The role-side statement of ``grant_use_through_services`` on the key ``key_arn`` imported in ``region``."""
     app = new_app()
-    users = new_stack(app, "Users")
-    imported = KmsflowKey.from_key_arn(
-        users, "Imported", key_arn=f"arn:aws:kms:{REGION_2}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    )
+    users = new_stack(app, "Users", region=region)
+    imported = KmsflowKey.from_key_arn(users, "Imported", key_arn=key_arn)
     imported.grant_use_through_services(lambda_role(users), services=["rds"])
-    policies = [r for r in template(users)["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
-    (use,) = [
-        s
-        for p in policies
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if s["Sid"] == "ServiceUseCopierRole"
-    ]
+    (use,) = [s for s in iam_statements(template(users)) if s["Sid"] == "ServiceUseCopierRole"]
+    return use
+
+
+def test_an_imported_key_gets_only_the_iam_side_with_its_own_region() -> None:
+    key_arn = f"arn:aws:kms:{REGION_2}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    use = imported_service_use(key_arn, REGION)
     assert use["Resource"].startswith(f"arn:aws:kms:{REGION_2}:")
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == ["rds.eu-central-1.amazonaws.com"]
 
 
 def test_an_imported_key_of_another_partition_gets_that_partition_s_service_hosts() -> None:
-    app = new_app()
-    users = new_stack(app, "Users", region="cn-north-1")
-    imported = KmsflowKey.from_key_arn(
-        users, "Imported", key_arn=f"arn:aws-cn:kms:cn-north-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    )
-    imported.grant_use_through_services(lambda_role(users), services=["rds"])
-    policies = [r for r in template(users)["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
-    (use,) = [
-        s
-        for p in policies
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if s["Sid"] == "ServiceUseCopierRole"
-    ]
+    key_arn = f"arn:aws-cn:kms:cn-north-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    use = imported_service_use(key_arn, "cn-north-1")
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == ["rds.cn-north-1.amazonaws.com.cn"]
