@@ -49,12 +49,11 @@ def role_arn(role: iam.Role) -> str:
     return f"arn:{stack.partition}:iam::{stack.account}:role/{name}"
 
 
-def statement_id(purpose: str, role: iam.Role) -> str:
+def statement_id(purpose: str, role_name: str) -> str:
     """``ServiceUse`` and role ``kmsflow-snapshot-copy-eu-west-1-start-copy`` give
     ``ServiceUseKmsflowSnapshotCopyEuWest1StartCopy`` (Sids allow letters and digits only; the role name makes
     them unique and readable)."""
-    name = fixed_role_name(role) or role.node.id
-    return purpose + "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+    return purpose + "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", role_name) if part)
 
 
 def grant_to_role(
@@ -68,11 +67,12 @@ def grant_to_role(
     """Allow ``actions`` under ``conditions``: in the key policy for ``role``'s ARN (if this app manages the
     key's policy) and in ``role``'s policy on the key's ARN."""
     arn = role_arn(role)
+    sid = statement_id(purpose, arn.rsplit("/", 1)[1])
     document: iam.PolicyDocument | None = getattr(target, "policy_document", None)
     if document is not None:
         document.add_statements(
             iam.PolicyStatement(
-                sid=statement_id(purpose, role),
+                sid=sid,
                 principals=[iam.AccountPrincipal(Stack.of(role).account)],
                 actions=list(actions),
                 resources=["*"],
@@ -81,7 +81,7 @@ def grant_to_role(
         )
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid=statement_id(purpose, role),
+            sid=sid,
             actions=list(actions),
             resources=[target.key_arn],
             conditions=dict(conditions) or None,
