@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from kmsflow.app import new_app
+from kmsflow.constructs.workflows.snapshot_copy import HANDLERS
 
 ACCOUNT = "111111111111"
 OTHER = "222222222222"
@@ -57,6 +58,38 @@ def iam_statements(tpl: dict[str, Any]) -> list[dict[str, Any]]:
         if r["Type"] == "AWS::IAM::Policy"
         for s in r["Properties"]["PolicyDocument"]["Statement"]
     ]
+
+
+def of_type(tpl: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in tpl["Resources"].items() if r["Type"] == kind}
+
+
+def workflow_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The workflow's Lambda functions by logical id; the only other function is the provider of CDK's
+    cross-region export reader (the destination keys' ARNs)."""
+    functions = of_type(tpl, "AWS::Lambda::Function")
+    ours = {lid: r for lid, r in functions.items() if str(r["Properties"].get("Handler")).startswith(HANDLERS + ".")}
+    assert [lid for lid in functions if lid not in ours] == [
+        lid for lid in functions if lid.startswith("CustomCrossRegionExportReaderCustomResourceProviderHandler")
+    ]
+    return ours
+
+
+def handler_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """handler function name -> its Lambda function."""
+    return {r["Properties"]["Handler"].rsplit(".", 1)[1]: r for r in workflow_functions(tpl).values()}
+
+
+def role_statements(tpl: dict[str, Any], handler: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The role of ``handler``'s function and every statement of its policies."""
+    role_id = handler_functions(tpl)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for p in of_type(tpl, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return tpl["Resources"][role_id], statements
 
 
 def as_list(value: Any) -> list[Any]:

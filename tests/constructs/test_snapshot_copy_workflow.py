@@ -18,6 +18,7 @@ from kmsflow.constructs.workflows.snapshot_copy import (
 )
 from kmsflow.errors import WorkflowDefinitionError
 from kmsflow.policy.document import as_list, flatten
+from tests.constructs.support import handler_functions, of_type, role_statements, workflow_functions
 
 STACK = "kmsflow-workflows-workloads-primary"
 ACCOUNT = "222222222222"
@@ -26,10 +27,6 @@ ACCOUNT = "222222222222"
 @pytest.fixture(scope="module")
 def tpl(default_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return default_templates[STACK]
-
-
-def of_type(tpl: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {lid: r for lid, r in tpl["Resources"].items() if r["Type"] == kind}
 
 
 @pytest.fixture(scope="module")
@@ -134,34 +131,6 @@ def test_functions_are_current_python_traced_bounded(tpl: dict[str, Any]) -> Non
         assert props["TracingConfig"] == {"Mode": "Active"}, lid
         assert props["ReservedConcurrentExecutions"] == 20, lid
         assert props["Timeout"] == 60, lid
-
-
-def workflow_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The workflow's Lambda functions by logical id; the only other function is the provider of CDK's
-    cross-region export reader (the destination keys' ARNs)."""
-    functions = of_type(tpl, "AWS::Lambda::Function")
-    ours = {lid: r for lid, r in functions.items() if str(r["Properties"].get("Handler")).startswith(HANDLERS + ".")}
-    assert [lid for lid in functions if lid not in ours] == [
-        lid for lid in functions if lid.startswith("CustomCrossRegionExportReaderCustomResourceProviderHandler")
-    ]
-    return ours
-
-
-def handler_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """handler function name -> its Lambda function."""
-    return {r["Properties"]["Handler"].rsplit(".", 1)[1]: r for r in workflow_functions(tpl).values()}
-
-
-def role_statements(tpl: dict[str, Any], handler: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The role of ``handler``'s function and every statement of its policies."""
-    role_id = handler_functions(tpl)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = [
-        s
-        for p in of_type(tpl, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in p["Properties"]["Roles"]
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    return tpl["Resources"][role_id], statements
 
 
 def test_each_function_has_a_role_of_its_own_with_a_fixed_name(tpl: dict[str, Any]) -> None:

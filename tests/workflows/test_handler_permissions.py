@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from kmsflow.lambdas import aws_clients
+from kmsflow.policy.document import as_list
+from tests.constructs.support import handler_functions, role_statements
 from tests.lambdas.snapshot_copy.helpers import (
     DESTINATION_REGION,
     SOURCE_REGION,
@@ -61,20 +63,10 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
 
 def role_actions_by_handler(template: dict[str, Any]) -> dict[str, set[str]]:
     """handler function name -> the actions its function's role allows (all its policies' statements)."""
-    resources = template["Resources"]
-    by_role: dict[str, set[str]] = defaultdict(set)
-    for resource in resources.values():
-        if resource["Type"] == "AWS::IAM::Policy":
-            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
-                found = statement["Action"]
-                for role in resource["Properties"]["Roles"]:
-                    by_role[role["Ref"]].update([found] if isinstance(found, str) else found)
-    allowed: dict[str, set[str]] = {}
-    for resource in resources.values():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Lambda::Function" and ".snapshot_copy.handlers." in str(props.get("Handler")):
-            allowed[props["Handler"].rsplit(".", 1)[1]] = by_role[props["Role"]["Fn::GetAtt"][0]]
-    return allowed
+    return {
+        handler: {a for s in role_statements(template, handler)[1] for a in as_list(s["Action"])}
+        for handler in handler_functions(template)
+    }
 
 
 def test_each_handler_s_role_allows_its_calls_and_little_else(
