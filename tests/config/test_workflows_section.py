@@ -120,14 +120,19 @@ def test_the_field_is_required() -> None:
     assert any(p == f"{FLOW}.destination_keys" for p, _ in issues(data))
 
 
-def _key_policy(data: dict[str, Any], stack: str, logical_prefix: str) -> list[dict[str, Any]]:
+def _key_policies(data: dict[str, Any], stacks: list[str], logical_prefix: str) -> list[list[dict[str, Any]]]:
+    """The policy statements of the key (or replica) whose logical id starts with ``logical_prefix`` in each
+    of ``stacks``, from one synth of ``data``."""
     with tempfile.TemporaryDirectory() as outdir:
         app = new_app(outdir=outdir)
         populate(app, parse_config(yaml.safe_dump(data)), nag=False)
-        template = app.synth().get_stack_by_name(stack).template
-    (resource,) = [r for lid, r in template["Resources"].items() if lid.startswith(logical_prefix)]
-    props = resource["Properties"]
-    return list(props.get("KeyPolicy", props.get("KeyPolicy"))["Statement"])
+        assembly = app.synth()
+    policies = []
+    for stack in stacks:
+        resources = assembly.get_stack_by_name(stack).template["Resources"]
+        (resource,) = [r for lid, r in resources.items() if lid.startswith(logical_prefix)]
+        policies.append(list(resource["Properties"]["KeyPolicy"]["Statement"]))
+    return policies
 
 
 def test_a_replicated_destination_key_is_granted_on_its_replica_in_the_destination_region() -> None:
@@ -135,12 +140,13 @@ def test_a_replicated_destination_key_is_granted_on_its_replica_in_the_destinati
     go to the replica's policy, with the destination region's kms:ViaService values."""
     data = with_flow(destination_keys=["home"])
     data["keys"][3]["replicas"] = ["secondary"]
-    statements = _key_policy(data, "kmsflow-keys-workloads-secondary", "home")
+    statements, primary = _key_policies(
+        data, ["kmsflow-keys-workloads-secondary", "kmsflow-keys-workloads-primary"], "home"
+    )
     (use,) = [s for s in statements if str(s.get("Sid", "")).startswith("ServiceUse")]
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == [
         "rds.eu-central-1.amazonaws.com",
         "ec2.eu-central-1.amazonaws.com",
     ]
     assert "start-copy" in json.dumps(use["Condition"]["ArnEquals"])
-    primary = _key_policy(data, "kmsflow-keys-workloads-primary", "home")
     assert not any("snapshot-copy" in json.dumps(s) for s in primary)
