@@ -127,10 +127,10 @@ def _key_policies(data: dict[str, Any], stacks: list[str], logical_prefix: str) 
         app = new_app(outdir=outdir)
         populate(app, parse_config(yaml.safe_dump(data)), nag=False)
         assembly = app.synth()
+        templates = [assembly.get_stack_by_name(stack).template for stack in stacks]  # read before outdir goes
     policies = []
-    for stack in stacks:
-        resources = assembly.get_stack_by_name(stack).template["Resources"]
-        (resource,) = [r for lid, r in resources.items() if lid.startswith(logical_prefix)]
+    for template in templates:
+        (resource,) = [r for lid, r in template["Resources"].items() if lid.startswith(logical_prefix)]
         policies.append(list(resource["Properties"]["KeyPolicy"]["Statement"]))
     return policies
 
