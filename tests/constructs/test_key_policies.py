@@ -174,7 +174,12 @@ class TestSymmetricCustomPolicy:
         grants = statements(keys["symmetric"])["ServiceUsersGrantsForAwsResources"]
         assert principal(grants) == [role_arn("AppRuntime")]
         assert actions(grants) == {"kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"}
-        assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        # Grants through the same services as the use statement, no wider.
+        assert grants["Condition"] == {
+            "Bool": {"kms:GrantIsForAWSResource": "true"},
+            "StringEquals": statements(keys["symmetric"])["ServiceUsersViaService"]["Condition"]["StringEquals"],
+        }
+        assert grants["Condition"]["StringEquals"]["kms:ViaService"]
 
     def test_cross_account_use_is_scoped_by_caller_account_and_services(self, keys: dict[str, Any]) -> None:
         use = statements(keys["symmetric"])["CrossAccountPartnerDrUse"]
@@ -189,7 +194,10 @@ class TestSymmetricCustomPolicy:
         grants = statements(keys["symmetric"])["CrossAccountPartnerDrGrantsForAwsResources"]
         assert grants["Condition"] == {
             "Bool": {"kms:GrantIsForAWSResource": "true"},
-            "StringEquals": {"kms:CallerAccount": PARTNER},
+            "StringEquals": {
+                "kms:CallerAccount": PARTNER,
+                "kms:ViaService": ["rds.eu-west-1.amazonaws.com", "ec2.eu-west-1.amazonaws.com"],
+            },
         }
 
     def test_cross_account_with_named_principals(self, keys: dict[str, Any]) -> None:

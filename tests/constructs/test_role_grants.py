@@ -59,6 +59,7 @@ def test_the_key_policy_names_the_role_s_account_and_arn_only_as_a_condition(gra
     grants = granted["key"]["ServiceGrantsCopierRole"]
     assert grants["Condition"] == {
         "Bool": {"kms:GrantIsForAWSResource": "true"},
+        "StringEquals": use["Condition"]["StringEquals"],  # grants through the same services as use
         "ArnEquals": {"aws:PrincipalArn": ROLE_ARN},
     }
     describe = granted["key"]["DescribeCopierRole"]

@@ -215,6 +215,7 @@ def test_the_destination_key_grants_name_the_roles_in_both_policies(
     grants = policy["ServiceGrantsKmsflowSnapshotCopyEuWest1StartCopy"]
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
     assert grants["Condition"]["ArnEquals"] == {"aws:PrincipalArn": copy_arn}
+    assert grants["Condition"]["StringEquals"] == use["Condition"]["StringEquals"]
     describe = policy["DescribeKmsflowSnapshotCopyEuWest1CheckDestinationKey"]
     assert (describe["Action"], describe["Condition"]) == (
         "kms:DescribeKey",

@@ -126,7 +126,8 @@ class KeyGrants:
                 role,
                 purpose="ServiceGrants",
                 actions=GRANT_ACTIONS,
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                # Grants through the same services only: no wider than the use above.
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, **via},
             )
 
     def grant_describe(self, role: iam.Role) -> None:

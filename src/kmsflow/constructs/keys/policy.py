@@ -156,7 +156,10 @@ def custom_statements(policy: CustomKeyPolicy, settings: KeySettings, ctx: Polic
                 )
             )
     if policy.service_users and policy.service_users.principals and grants_for_aws_resources(settings):
-        statements.append(_grants_statement("ServiceUsersGrantsForAwsResources", policy.service_users.principals))
+        grants = _grants_statement("ServiceUsersGrantsForAwsResources", policy.service_users.principals)
+        # Grants only through the services the principals use the key through, as the use statement above.
+        grants.add_conditions(_via(policy.service_users.services, ctx))
+        statements.append(grants)
     for access in policy.cross_account:
         statements += _cross_account_statements(access, settings, ctx)
     for org in policy.organizations:
@@ -247,7 +250,8 @@ def _cross_account_statements(
     ]
     if grants_for_aws_resources(settings):
         grants = _grants_statement(f"CrossAccount{name}GrantsForAwsResources", principals)
-        grants.add_condition("StringEquals", {"kms:CallerAccount": access.account_id})
+        # The same account and services as the use statement: grants are no wider than use.
+        grants.add_condition("StringEquals", conditions["StringEquals"])
         statements.append(grants)
     return statements
 
