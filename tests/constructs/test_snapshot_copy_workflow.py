@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from kmsflow.constructs.workflows.snapshot_copy import (
-    DESTINATION,
-    HANDLERS,
-    SOURCE,
-    STEPS,
-    handler_role_name,
-    step_actions,
-)
+from kmsflow.constructs.workflows.snapshot_access import DESTINATION, OWN_TAG_CONDITION, SOURCE, statements
+from kmsflow.constructs.workflows.snapshot_copy import HANDLERS, STEPS, handler_role_name
 from kmsflow.errors import WorkflowDefinitionError
 from kmsflow.policy.document import as_list, flatten
 from tests.constructs.support import handler_functions, of_type, role_statements, workflow_functions
@@ -151,24 +145,40 @@ def test_each_function_has_a_role_of_its_own_with_a_fixed_name(tpl: dict[str, An
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[step.handler for step in STEPS])
-def test_each_role_has_exactly_its_step_s_snapshot_actions(tpl: dict[str, Any], step: Any) -> None:
-    _, statements = role_statements(tpl, step.handler)
-    regions = {SOURCE: "eu-west-1", DESTINATION: "eu-central-1"}
-    snapshot_statements = {s["Sid"]: s for s in statements if "Snapshots" in str(s.get("Sid"))}
-    expected = step_actions(step)
-    assert sorted(snapshot_statements) == sorted(
-        f"{family.capitalize()}Snapshots{where.capitalize()}" for family, by in expected.items() for where in by
-    )
-    for family, by_where in expected.items():
-        for where, actions in by_where.items():
-            stmt = snapshot_statements[f"{family.capitalize()}Snapshots{where.capitalize()}"]
-            assert sorted(as_list(stmt["Action"])) == actions
-            if family == "ebs":
-                assert stmt["Condition"] == {"StringEquals": {"aws:RequestedRegion": [regions[where]]}}
-            else:
-                assert stmt["Resource"] == f"arn:aws:rds:{regions[where]}:{ACCOUNT}:*"
-    for stmt in statements:
+def test_each_role_has_exactly_its_step_s_snapshot_statements(tpl: dict[str, Any], step: Any) -> None:
+    _, held = role_statements(tpl, step.handler)
+    regions = {SOURCE: ["eu-west-1"], DESTINATION: ["eu-central-1"]}
+    expected = statements(step.calls, regions=regions, account=ACCOUNT, partition="aws")
+    snapshot_statements = [s for s in held if s.get("Sid", "").startswith(("Rds", "Aurora", "Ebs"))]
+    assert [(s["Sid"], sorted(as_list(s["Action"])), sorted(as_list(s["Resource"]))) for s in snapshot_statements] == [
+        (s["Sid"], s["Action"], sorted(s["Resource"])) for s in expected
+    ]
+    for stmt in held:
         assert "*" not in as_list(stmt["Action"]), stmt
+
+
+#: Actions that change or remove a snapshot (or its tags): never on a snapshot kmsflow did not make.
+MUTATING = {"rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot", "ec2:DeleteSnapshot"}
+
+
+@pytest.mark.parametrize("step", STEPS, ids=[step.handler for step in STEPS])
+def test_deletes_and_tags_reach_only_what_kmsflow_made(tpl: dict[str, Any], step: Any) -> None:
+    _, held = role_statements(tpl, step.handler)
+    for stmt in held:
+        actions, resources = set(as_list(stmt["Action"])), as_list(stmt["Resource"])
+        condition = stmt.get("Condition", {})
+        if actions & MUTATING:
+            assert condition == OWN_TAG_CONDITION, stmt  # the job tag must be on the snapshot
+        if actions & (MUTATING | {"rds:AddTagsToResource"}) and any(":rds:" in r for r in resources):
+            assert all(r.rsplit(":", 1)[1] == "kmsflow-*" for r in resources), stmt  # snapshot:kmsflow-*
+        if "ec2:CreateTags" in actions:
+            assert condition in (
+                OWN_TAG_CONDITION,
+                {"StringEquals": {"ec2:CreateAction": "CreateSnapshot"}},
+                {"StringEquals": {"ec2:CreateAction": "CopySnapshot"}},
+            ), stmt
+        if actions & (MUTATING | {"ec2:CreateTags", "rds:AddTagsToResource"}):
+            assert "*" not in resources, stmt
 
 
 def test_the_validation_step_may_call_nothing(tpl: dict[str, Any]) -> None:

@@ -7,11 +7,10 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from kmsflow.constructs.audit import KmsAlarms, KmsAuditTrail
-from kmsflow.constructs.subscriptions import subscribe
+from kmsflow.constructs.topics import alarm_topic
 
 
 class AuditStack(Stack):
@@ -51,14 +50,13 @@ class AuditStack(Stack):
             expire_days=expire_days,
             partition=partition,
         )
-        self.topic = sns.Topic(
+        self.topic = alarm_topic(
             self,
             "AlarmTopic",
+            key=self.trail.key.key,
             display_name=f"kmsflow audit alarms ({trail_name})",
-            master_key=self.trail.key.key,
-            enforce_ssl=True,
+            subscriptions=subscriptions,
         )
-        subscribe(self.topic, subscriptions)
         self.alarms = KmsAlarms(
             self,
             "Alarms",

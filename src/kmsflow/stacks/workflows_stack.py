@@ -9,14 +9,12 @@ from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey
 from kmsflow.constructs.keys.service_statements import cloudwatch_logs_statement
-from kmsflow.constructs.subscriptions import subscribe
+from kmsflow.constructs.topics import RuleToTopic, alarm_topic
 from kmsflow.constructs.workflows import SnapshotCopyWorkflow
 from kmsflow.stacks.naming import snapshot_copy_name
 
@@ -58,10 +56,9 @@ class WorkflowsStack(Stack):
             timeout_hours=timeout_hours,
             state_machine_name=snapshot_copy_name(self.region),
         )
-        self.topic = sns.Topic(
-            self, "Notices", display_name="kmsflow workflow notices", master_key=self.key.key, enforce_ssl=True
+        self.topic = alarm_topic(
+            self, "Notices", key=self.key.key, display_name="kmsflow workflow notices", subscriptions=subscriptions
         )
-        subscribe(self.topic, subscriptions)
         machine = self.snapshot_copy.state_machine
         events.Rule(
             self,
@@ -72,7 +69,7 @@ class WorkflowsStack(Stack):
                 detail_type=["Step Functions Execution Status Change"],
                 detail={"stateMachineArn": [machine.state_machine_arn], "status": NOTIFIED_STATUSES},
             ),
-            targets=[targets.SnsTopic(self.topic)],
+            targets=[RuleToTopic(self.topic)],
         )
         self.failed_alarm = cloudwatch.Alarm(
             self,

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -28,6 +27,7 @@ from constructs import Construct
 
 from kmsflow.constructs.keys.key import KeyGrants
 from kmsflow.constructs.nag.acknowledge import acknowledge
+from kmsflow.constructs.workflows.snapshot_access import DESTINATION, SOURCE, statements
 from kmsflow.errors import WorkflowDefinitionError
 from kmsflow.lambdas.errors import THROTTLING_ERRORS as THROTTLING_ERROR_CLASSES
 from kmsflow.lambdas.errors import CopyQuotaExceeded
@@ -50,35 +50,6 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 
-#: What each snapshot family's API calls are, by verb (IAM action names). Creating and copying also need the
-#: tagging action, because AWS authorizes tags given at creation (RDS ``Tags``, EC2 ``TagSpecifications``)
-#: against it.
-FAMILY_VERBS: dict[str, dict[str, tuple[str, ...]]] = {
-    "rds": {
-        "describe": ("rds:DescribeDBSnapshots",),
-        "create": ("rds:CreateDBSnapshot", "rds:AddTagsToResource"),
-        "copy": ("rds:CopyDBSnapshot", "rds:AddTagsToResource", "rds:DescribeOptionGroups"),
-        "tag": ("rds:AddTagsToResource",),
-        "delete": ("rds:DeleteDBSnapshot",),
-    },
-    "aurora": {
-        "describe": ("rds:DescribeDBClusterSnapshots",),
-        # DescribeDBClusters: an unencrypted cluster is refused before it is snapshotted.
-        "create": ("rds:DescribeDBClusters", "rds:CreateDBClusterSnapshot", "rds:AddTagsToResource"),
-        "copy": ("rds:CopyDBClusterSnapshot", "rds:AddTagsToResource"),
-        "tag": ("rds:AddTagsToResource",),
-        "delete": ("rds:DeleteDBClusterSnapshot",),
-    },
-    "ebs": {
-        "describe": ("ec2:DescribeSnapshots",),
-        "create": ("ec2:CreateSnapshot", "ec2:CreateTags"),
-        "copy": ("ec2:CopySnapshot", "ec2:CreateTags"),
-        "tag": ("ec2:CreateTags",),
-        "delete": ("ec2:DeleteSnapshot",),
-    },
-}
-
-SOURCE, DESTINATION = "source", "destination"
 #: The services that copy snapshots with the caller's KMS permissions (short names of policy.roles.VIA_SERVICES).
 COPY_SERVICES = ("rds", "ebs")
 MAX_ROLE_NAME = 64
@@ -92,7 +63,8 @@ SOURCE_KEY_ACTIONS = ("kms:Decrypt", "kms:ReEncryptFrom", "kms:DescribeKey")
 @dataclass(frozen=True)
 class _Step:
     """One task of the machine: its handler, what it is for (the function's description), and the snapshot
-    calls it makes, as (verb of :data:`FAMILY_VERBS`, regions it makes them in)."""
+    calls it makes, as (verb of :data:`~kmsflow.constructs.workflows.snapshot_access.FAMILY_VERBS`, side whose
+    regions it makes them in)."""
 
     handler: str
     description: str
@@ -117,7 +89,7 @@ STEPS = (
         "Starts (or finds) the cross-region copy under the destination key",
         # The copy is requested in the destination region and reads the source through a presigned request
         # made with the caller's credentials in the source region.
-        (("describe", SOURCE), ("describe", DESTINATION), ("copy", SOURCE), ("copy", DESTINATION)),
+        (("describe", SOURCE), ("describe", DESTINATION), ("copy_from", SOURCE), ("copy_to", DESTINATION)),
     ),
     _Step(
         "check_copy",
@@ -141,22 +113,14 @@ COPYING_STEP = "start_copy"
 KEY_CHECKING_STEP = "check_destination_key"
 
 
-def step_actions(step: _Step) -> dict[str, dict[str, list[str]]]:
-    """``{family: {region kind: [actions]}}`` for ``step`` (deduplicated, sorted)."""
-    table: dict[str, dict[str, list[str]]] = {}
-    for family, verbs in FAMILY_VERBS.items():
-        for verb, where in step.calls:
-            actions = table.setdefault(family, {}).setdefault(where, [])
-            actions.extend(a for a in verbs[verb] if a not in actions)
-    return {f: {w: sorted(a) for w, a in by_where.items()} for f, by_where in table.items()}
-
-
 #: cdk-nag findings accepted on the handlers' roles, with the reasons a reviewer reads.
 HANDLER_ROLE_REASONS = {
     "AwsSolutions::AwsSolutions-IAM5": "Snapshot, instance, cluster and volume ids come from each execution's "
-    "input, so each handler's RDS actions are scoped to this account's RDS resources in the regions that handler "
-    "works in, its EC2 snapshot actions (several of which support no resource-level permission) to those regions "
-    "by aws:RequestedRegion; the copying handler may use this account's keys of the source regions only through "
+    "input, so handlers may read and copy from any snapshot of this account in the regions they work in; they may "
+    "create, copy into and tag only RDS/Aurora snapshots named kmsflow-* and EBS snapshots tagged at creation "
+    "(ec2:CreateAction), and delete only snapshots that carry kmsflow's job tag (aws:ResourceTag); "
+    "DescribeSnapshots supports no resource-level permission and is bounded by aws:RequestedRegion; the copying "
+    "handler may use this account's keys of the source regions only through "
     "RDS/EC2 (kms:ViaService) and create grants only for AWS resources, and each key's own policy decides which "
     "keys it may use. X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permission.",
     "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy": "Each handler's role has one inline policy so that it lives "
@@ -279,21 +243,11 @@ class SnapshotCopyWorkflow(Construct):
         wildcard finding ids cdk-nag reports for them, to be acknowledged with the reasons above."""
         arn = f"arn:{stack.partition}"
         findings: list[str] = []
-        for family, by_where in step_actions(step).items():
-            for where, actions in by_where.items():
-                regions = self._regions[where]
-                sid = f"{family.capitalize()}Snapshots{where.capitalize()}"
-                if family == "ebs":
-                    # Several EC2 snapshot actions support no resource-level permission: bound by region.
-                    resources = ["*"]
-                    conditions: dict[str, Any] | None = {"StringEquals": {"aws:RequestedRegion": regions}}
-                else:
-                    resources = [f"{arn}:rds:{region}:{stack.account}:*" for region in regions]
-                    conditions = None
-                    findings += [f"Resource::{r}" for r in resources]
-                role.add_to_policy(
-                    iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
-                )
+        for statement in statements(
+            step.calls, regions=self._regions, account=stack.account, partition=stack.partition
+        ):
+            role.add_to_policy(iam.PolicyStatement.from_json(statement))
+            findings += [f"Resource::{r}" for r in statement["Resource"] if r != "*" and "*" in r]
         if step.handler == COPYING_STEP:
             sources = self._regions[SOURCE]
             keys = [f"{arn}:kms:{region}:{stack.account}:key/*" for region in sources]

@@ -378,14 +378,19 @@ def compute_job_id(kind: str, source_id: str, source_region: str, destination_re
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+#: The prefix of every snapshot identifier kmsflow makes: the workflow roles may create, copy into, tag and
+#: delete only RDS and Aurora snapshots named with it (kmsflow.constructs.workflows.snapshot_access).
+SNAPSHOT_PREFIX = "kmsflow-"
+
+
 def source_snapshot_id(job: Job) -> str:
     """Identifier of the source snapshot a job makes of an instance, cluster or volume (RDS: its name)."""
-    return f"kmsflow-{job['job_id']}-src"
+    return f"{SNAPSHOT_PREFIX}{job['job_id']}-src"
 
 
 def copy_snapshot_id(job: Job) -> str:
     """Identifier of the job's copy in the destination region (RDS: its name; EBS: its Name tag)."""
-    return f"kmsflow-{job['job_id']}"
+    return f"{SNAPSHOT_PREFIX}{job['job_id']}"
 
 
 # --- Lineage and output ---------------------------------------------------------------------------------------
