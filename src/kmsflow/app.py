@@ -34,7 +34,7 @@ from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KmsflowError
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
-from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, workflows_stack_name
+from kmsflow.stacks.naming import audit_bucket_name, audit_stack_name, keys_stack_name, workflows_stack_name
 
 if TYPE_CHECKING:
     from kmsflow.constructs.keys.key import KeyGrants
@@ -127,35 +127,67 @@ def populate(
     return {stack.stack_name: stack for stack in stacks.values()}
 
 
-def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: str) -> Stack:
+def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: str) -> list[Stack]:
+    """The central audit stack and one per member account (its trail delivering to the central bucket)."""
     # Imported here: the audit stack pulls in the CloudTrail, S3, SNS, Logs and CloudWatch modules of
     # aws-cdk-lib (tens of milliseconds of jsii loading) that an app without `audit:` never needs.
     from kmsflow.stacks.audit_stack import AuditStack
 
     accounts = config.account_ids
     trusted = audit.alarms.organization_accounts or list(config.accounts)
-    name = audit_stack_name(audit.account, audit.region)
+    region = config.region_code(audit.region)
+    central_id = config.account_id(audit.account)
+    members = config.audit_members()
+    common: dict[str, Any] = {
+        "trail_name": audit.trail_name,
+        "bucket_name": audit_bucket_name(central_id, region),
+        "auditors_account": central_id,
+        "cloudwatch_logs": audit.cloudwatch_logs,
+        "log_retention_days": audit.log_retention_days,
+        "trusted_accounts": [accounts[n] for n in trusted],
+        "access_denied_threshold": audit.alarms.access_denied_threshold,
+        "request_quota_percent": audit.alarms.request_quota_percent,
+        "subscriptions": [(sub.protocol, sub.endpoint) for sub in audit.alarms.subscriptions],
+        "partition": config.partition,
+        "administrators": _principals(config, audit.administrators),
+        "auditors": _principals(config, audit.auditors),
+    }
+    stacks: list[Stack] = []
     with _refused_at(source, "audit"):
-        return AuditStack(
+        name = audit_stack_name(audit.account, audit.region)
+        central = AuditStack(
             app,
             name,
             stack_name=name,
             description="kmsflow: CloudTrail audit of every KMS call, with alarms on dangerous key changes",
-            env=cdk.Environment(account=config.account_id(audit.account), region=config.region_code(audit.region)),
-            trail_name=audit.trail_name,
-            administrators=_principals(config, audit.administrators),
-            auditors=_principals(config, audit.auditors),
+            env=cdk.Environment(account=central_id, region=region),
+            member_accounts=[accounts[m] for m in members],
             organization_trail=audit.organization_trail,
             organization_id=audit.organization_id,
-            log_retention_days=audit.log_retention_days,
             transition_to_glacier_days=audit.bucket.transition_to_glacier_days,
             expire_days=audit.bucket.expire_days,
-            trusted_accounts=[accounts[n] for n in trusted],
-            access_denied_threshold=audit.alarms.access_denied_threshold,
-            request_quota_percent=audit.alarms.request_quota_percent,
-            subscriptions=[(sub.protocol, sub.endpoint) for sub in audit.alarms.subscriptions],
-            partition=config.partition,
+            **common,
         )
+        stacks.append(central)
+        for member in members:
+            name = audit_stack_name(member, audit.region)
+            stack = AuditStack(
+                app,
+                name,
+                stack_name=name,
+                description=f"kmsflow: CloudTrail audit of every KMS call in account {member!r}, delivered to the "
+                f"audit account's bucket, with alarms on dangerous key changes",
+                env=cdk.Environment(account=accounts[member], region=region),
+                bucket_account=central_id,
+                organization_trail=False,
+                organization_id=None,
+                transition_to_glacier_days=None,
+                expire_days=None,
+                **common,
+            )
+            stack.add_stack_dependency(central, "the central bucket must let this account's trail deliver first")
+            stacks.append(stack)
+    return stacks
 
 
 def _add_snapshot_copy(

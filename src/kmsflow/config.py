@@ -170,6 +170,12 @@ class AuditConfig(_Strict):
     organization_id: Annotated[str, Field(pattern=r"^o-[a-z0-9]{10,32}$")] | None = None
     #: CloudWatch Logs retention, one of the values CloudWatch Logs accepts.
     log_retention_days: int = 365
+    #: Accounts whose own trail (same name, in this region) delivers into this account's bucket. Default
+    #: (``None``): every other account that holds a key or runs a workflow. Ignored by an organization trail.
+    member_accounts: list[str] | None = None
+    #: Also deliver the trail to an encrypted CloudWatch Logs group (the metric-filter alarms need it).
+    #: Whoever may read that group (logs:GetLogEvents, FilterLogEvents) reads the events decrypted.
+    cloudwatch_logs: bool = True
     administrators: list[str] = []
     auditors: list[str] = []
     bucket: LogBucketConfig = LogBucketConfig()
@@ -218,6 +224,57 @@ class KmsflowConfig(_Strict):
 
     def region_code(self, name: str) -> str:
         return self.regions[name]
+
+    def key_accounts(self) -> list[str]:
+        """Account names that hold a key (replicas included) or run a workflow, in declaration order."""
+        names = [k.account for k in self.keys] + [f.account for f in self.workflows.snapshot_copy]
+        return list(dict.fromkeys(names))
+
+    def policy_principals(self) -> dict[str, list[str]]:
+        """Principal references that key policies name directly, each with where (``keys[data]``,
+        ``audit``, ``workflows.snapshot_copy[0]``). KMS refuses a policy whose principal does not exist
+        (``MalformedPolicyDocumentException``), so these roles and users must exist before ``cdk deploy``.
+        Account roots always exist; kmsflow's own workflow roles are named by ``aws:PrincipalArn`` instead."""
+        named: dict[str, list[str]] = {}
+
+        def add(refs: list[str], where: str) -> None:
+            for ref in refs:
+                if not ref.endswith(":root"):
+                    named.setdefault(ref, []).append(where)
+
+        for key in self.keys:
+            p = key.policy
+            if p.mode == "default":
+                continue
+            where = f"keys[{key.name}]"
+            for refs in (p.administrators, p.users, p.signers, p.verifiers, p.public_key_encrypters, p.mac_users):
+                add(refs, where)
+            add(p.service_users.principals if p.service_users else [], where)
+            for access in p.cross_account:
+                add(access.principals, where)
+        if self.audit is not None:
+            add(self.audit.administrators + self.audit.auditors, "audit")
+        for index, flow in enumerate(self.workflows.snapshot_copy):
+            add(flow.administrators, f"workflows.snapshot_copy[{index}]")
+        return {ref: list(dict.fromkeys(places)) for ref, places in named.items()}
+
+    def audit_members(self) -> list[str]:
+        """Account names whose own trail delivers into the audit account's bucket (see ``member_accounts``)."""
+        audit = self.audit
+        if audit is None or audit.organization_trail:
+            return []
+        if audit.member_accounts is not None:
+            return list(dict.fromkeys(audit.member_accounts))
+        return [name for name in self.key_accounts() if name != audit.account]
+
+    def unaudited_accounts(self) -> list[str]:
+        """Accounts that hold a key or run a workflow and whose KMS calls no trail of this configuration
+        records (an organization trail records every account of the organization)."""
+        audit = self.audit
+        if audit is not None and audit.organization_trail:
+            return []
+        covered = {audit.account, *self.audit_members()} if audit is not None else set()
+        return [name for name in self.key_accounts() if name not in covered]
 
 
 def load_config(path: str | Path) -> KmsflowConfig:

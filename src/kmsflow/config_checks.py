@@ -184,6 +184,20 @@ def _audit_issues(config: KmsflowConfig, audit: AuditConfig) -> Iterator[Issue]:
                 account=audit.account,
                 why=f"; the audit key's {role} must be in the audit account {audit.account!r}",
             )
+    for i, name in enumerate(audit.member_accounts or []):
+        if name not in config.accounts:
+            yield (f"audit.member_accounts[{i}]", _unknown("account", name, config.accounts))
+        elif name == audit.account:
+            yield (
+                f"audit.member_accounts[{i}]",
+                f"{name!r} is the audit account itself, whose trail is the central one; remove it from member_accounts",
+            )
+    if audit.member_accounts and audit.organization_trail:
+        yield (
+            "audit.member_accounts",
+            "an organization trail records every account of the organization; remove member_accounts or set "
+            "organization_trail: false",
+        )
     for i, name in enumerate(audit.alarms.organization_accounts or []):
         if name not in config.accounts:
             yield (f"audit.alarms.organization_accounts[{i}]", _unknown("account", name, config.accounts))

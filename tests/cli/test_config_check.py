@@ -29,7 +29,20 @@ DEFAULT_LINES = [
     "  dr-snapshots: SYMMETRIC_DEFAULT ENCRYPT_DECRYPT, rotates every 365 days, policy custom -> "
     "kmsflow-keys-workloads-secondary",
     "  audit: trail kmsflow-audit, 1 alarm subscription(s) -> kmsflow-audit-security-primary",
+    "  audit: trail kmsflow-audit of account workloads, delivering to security's bucket -> "
+    "kmsflow-audit-workloads-primary",
     "  workflow snapshot-copy: primary -> secondary -> kmsflow-workflows-workloads-primary",
+    "  principals named in key policies (they must exist before `cdk deploy`; README, 'Before deploy'):",
+    "    security:role/KeyAdministrator (keys[data], keys[release-signing], keys[session-tokens], keys[global-data], "
+    "audit)",
+    "    security:role/DataProcessor (keys[data], keys[global-data])",
+    "    security:role/AppRuntime (keys[data])",
+    "    security:role/ReleaseSigner (keys[release-signing])",
+    "    security:role/DeployVerifier (keys[release-signing])",
+    "    security:role/TokenService (keys[session-tokens])",
+    "    workloads:role/KeyAdministrator (keys[shared-snapshots], keys[dr-snapshots], workflows.snapshot_copy[0])",
+    "    workloads:role/BackupOperator (keys[shared-snapshots])",
+    "    security:role/Auditor (audit)",
 ]
 
 
@@ -43,6 +56,64 @@ def test_check_default_file(runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [f"{DEFAULT_FILE}: valid; 7 key(s), partition aws", *DEFAULT_LINES]
     assert result.stderr == ""
+
+
+def _variant(tmp_path: Path, old: str, new: str) -> Path:
+    text = DEFAULT_FILE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "variant.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "uncovered"),
+    [
+        # The member list leaves out the workloads account, which holds three keys and the workflow.
+        ("  trail_name: kmsflow-audit\n", "  trail_name: kmsflow-audit\n  member_accounts: []\n", "workloads"),
+        # No audit at all: every account with a key is uncovered.
+        ("audit:\n  account: security", "unused_audit:\n  account: security", None),
+    ],
+    ids=["member-left-out", "no-audit"],
+)
+def test_check_warns_about_accounts_no_trail_records(
+    runner: CliRunner, tmp_path: Path, old: str, new: str, uncovered: str | None
+) -> None:
+    if uncovered is None:  # drop the whole audit section
+        text = DEFAULT_FILE.read_text(encoding="utf-8")
+        start, end = text.index("\naudit:\n"), text.index("\n# Workflows")
+        path = tmp_path / "variant.yaml"
+        path.write_text(text[:start] + text[end:], encoding="utf-8")
+        uncovered = "security, workloads"
+    else:
+        path = _variant(tmp_path, old, new)
+    result = runner.invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        f"  warning: no trail records the KMS calls of account(s) {uncovered}, which hold keys or run workflows; "
+        "add them to audit.member_accounts (or set audit.organization_trail: true)"
+    )
+
+
+def test_check_default_file_has_every_key_account_audited(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["config", "check", str(DEFAULT_FILE)])
+    assert "warning" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ("[nowhere]", "audit.member_accounts[0]: unknown account 'nowhere'"),
+        ("[security]", "audit.member_accounts[0]: 'security' is the audit account itself"),
+    ],
+)
+def test_check_refuses_bad_member_accounts(runner: CliRunner, tmp_path: Path, members: str, message: str) -> None:
+    path = _variant(
+        tmp_path, "  trail_name: kmsflow-audit\n", f"  trail_name: kmsflow-audit\n  member_accounts: {members}\n"
+    )
+    result = runner.invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
 
 
 def test_check_reads_kmsflow_yaml_by_default(

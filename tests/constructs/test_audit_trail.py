@@ -17,6 +17,7 @@ from tests.constructs.filter_pattern import matches
 
 STACK = "kmsflow-audit-security-primary"
 ACCOUNT = "111111111111"
+WORKLOADS = "222222222222"
 TRAIL_ARN = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/kmsflow-audit"
 
 
@@ -120,20 +121,37 @@ class TestBucketsAndLogs:
         props = trail_bucket["Properties"]
         rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
         assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-        assert rule["BucketKeyEnabled"] is True
+        # No Bucket Key: with one, creating the trail would need kms:Decrypt, which nobody holds.
+        assert rule["BucketKeyEnabled"] is False
+        assert props["BucketName"] == f"kmsflow-audit-{ACCOUNT}-eu-west-1"
         assert props["LoggingConfiguration"]["LogFilePrefix"] == "trail-bucket/"
         (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
         assert lifecycle["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 90}]
         assert lifecycle["ExpirationInDays"] == 2557
 
-    def test_only_this_trail_may_write_the_trail_bucket(self, tpl: dict[str, Any]) -> None:
+    def test_cloudtrail_may_deliver_only_for_the_declared_trails_each_under_its_own_prefix(
+        self, tpl: dict[str, Any]
+    ) -> None:
         statements = [
             s for p in of_type(tpl, "AWS::S3::BucketPolicy") for s in p["Properties"]["PolicyDocument"]["Statement"]
         ]
-        (deny,) = [s for s in statements if s.get("Sid") == "DenyOtherTrails"]
-        assert deny["Effect"] == "Deny"
-        assert deny["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
-        assert deny["Condition"] == {"StringNotEquals": {"aws:SourceArn": TRAIL_ARN}}
+        trail = [s for s in statements if s.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}]
+        by_sid = {s["Sid"]: s for s in trail}
+        assert sorted(by_sid) == ["CloudTrailAclCheck", f"CloudTrailWrite{ACCOUNT}", f"CloudTrailWrite{WORKLOADS}"]
+        assert by_sid["CloudTrailAclCheck"]["Condition"] == {
+            "StringEquals": {"aws:SourceArn": [TRAIL_ARN, TRAIL_ARN.replace(ACCOUNT, WORKLOADS)]}
+        }
+        for account in (ACCOUNT, WORKLOADS):
+            write = by_sid[f"CloudTrailWrite{account}"]
+            assert write["Effect"] == "Allow"
+            assert write["Action"] == "s3:PutObject"
+            assert write["Resource"]["Fn::Join"][1][1] == f"/AWSLogs/{account}/*"
+            assert write["Condition"] == {
+                "StringEquals": {
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                    "aws:SourceArn": TRAIL_ARN.replace(ACCOUNT, account),
+                }
+            }
 
     def test_log_group_is_encrypted_with_retention(self, tpl: dict[str, Any]) -> None:
         group = one(tpl, "AWS::Logs::LogGroup")
@@ -261,6 +279,7 @@ def test_organization_trail_and_arn_subscriptions() -> None:
         "OrgAudit",
         env={"account": ACCOUNT, "region": "eu-west-1"},
         trail_name="org-audit",
+        bucket_name="org-audit-bucket",
         administrators=[],
         auditors=[],
         organization_trail=True,
@@ -291,3 +310,80 @@ def test_organization_trail_and_arn_subscriptions() -> None:
     }
     assert thresholds["AccessDeniedBurst"] == 3
     assert thresholds[None] == 50  # the request-quota alarm (a metric-math alarm has no MetricName)
+    writes = {
+        s["Sid"]: s["Resource"]["Fn::Join"][1][1]
+        for p in of_type(tpl, "AWS::S3::BucketPolicy")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid", "").startswith("CloudTrailWrite")
+    }
+    # An organization trail also writes under the organization id (AWSLogs/o-.../<account>/...).
+    assert writes == {
+        f"CloudTrailWrite{ACCOUNT}": f"/AWSLogs/{ACCOUNT}/*",
+        "CloudTrailWriteoabcdefghij": "/AWSLogs/o-abcdefghij/*",
+    }
+
+
+class TestMemberAccountTrail:
+    """The workloads account holds keys: its own trail delivers to the central bucket."""
+
+    @pytest.fixture
+    def member(self, default_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return default_templates["kmsflow-audit-workloads-primary"]
+
+    def test_it_delivers_to_the_central_bucket_and_owns_no_bucket(self, member: dict[str, Any]) -> None:
+        props = one(member, "AWS::CloudTrail::Trail")["Properties"]
+        assert props["S3BucketName"] == f"kmsflow-audit-{ACCOUNT}-eu-west-1"
+        assert props["IsMultiRegionTrail"] is True
+        assert props["TrailName"] == "kmsflow-audit"
+        assert of_type(member, "AWS::S3::Bucket") == []
+        assert of_type(member, "AWS::S3::BucketPolicy") == []
+
+    def test_its_key_serves_its_own_trail_and_the_central_auditors(self, member: dict[str, Any]) -> None:
+        statements = key_statements(member)
+        member_trail = TRAIL_ARN.replace(ACCOUNT, WORKLOADS)
+        assert statements["CloudTrailEncryptLogs"]["Condition"]["StringEquals"] == {"aws:SourceArn": member_trail}
+        auditors = statements["AuditorsDecryptLogFiles"]
+        assert principal_values(auditors) == [f"arn:aws:iam::{ACCOUNT}:role/Auditor"]
+        assert auditors["Condition"]["StringEquals"] == {"kms:CallerAccount": ACCOUNT}
+        assert auditors["Condition"]["StringLike"] == {
+            "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{WORKLOADS}:trail/*"
+        }
+
+    def test_its_alarms_notify_its_own_topic(self, member: dict[str, Any]) -> None:
+        names = {a["Properties"].get("MetricName") for a in of_type(member, "AWS::CloudWatch::Alarm")}
+        assert "KeyDisabledOrScheduledForDeletion" in names
+        topic = next(iter(r for r, v in member["Resources"].items() if v["Type"] == "AWS::SNS::Topic"))
+        for alarm in of_type(member, "AWS::CloudWatch::Alarm"):
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_without_cloudwatch_logs_there_is_no_log_group_role_or_log_alarm() -> None:
+    app = new_app()
+    stack = AuditStack(
+        app,
+        "NoLogs",
+        env={"account": ACCOUNT, "region": "eu-west-1"},
+        trail_name="quiet",
+        bucket_name="quiet-bucket",
+        cloudwatch_logs=False,
+        administrators=[],
+        auditors=[],
+        organization_trail=False,
+        organization_id=None,
+        log_retention_days=365,
+        transition_to_glacier_days=None,
+        expire_days=None,
+        trusted_accounts=[ACCOUNT],
+        access_denied_threshold=3,
+        request_quota_percent=50,
+    )
+    tpl = app.synth().get_stack_by_name(stack.stack_name).template
+    props = one(tpl, "AWS::CloudTrail::Trail")["Properties"]
+    assert "CloudWatchLogsLogGroupArn" not in props
+    assert "CloudWatchLogsRoleArn" not in props
+    assert of_type(tpl, "AWS::Logs::LogGroup") == []
+    assert of_type(tpl, "AWS::IAM::Role") == []
+    assert "CloudWatchLogsForTrailLogGroup" not in key_statements(tpl)
+    assert of_type(tpl, "AWS::Logs::MetricFilter") == []
+    (quota,) = of_type(tpl, "AWS::CloudWatch::Alarm")  # the request-rate alarm needs no log group
+    assert quota["Properties"]["Threshold"] == 50

@@ -15,6 +15,8 @@ STACKS = {
     "kmsflow-keys-workloads-primary": "222222222222",
     "kmsflow-keys-workloads-secondary": "222222222222",
     "kmsflow-audit-security-primary": "111111111111",
+    # The workloads account holds keys: its own trail delivers into the security account's bucket.
+    "kmsflow-audit-workloads-primary": "222222222222",
     "kmsflow-workflows-workloads-primary": "222222222222",
 }
 
@@ -37,7 +39,7 @@ def test_every_symmetric_aws_kms_key_rotates(default_templates: dict[str, dict[s
     symmetric = [
         (lid, k) for _, lid, k in keys if k["Properties"].get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
     ]
-    assert len(symmetric) == 7  # five declared keys, the audit trail's key and the workflows' key
+    assert len(symmetric) == 8  # five declared keys, the two audit trails' keys and the workflows' key
     for lid, key in symmetric:
         assert key["Properties"]["EnableKeyRotation"] is True, lid
         assert 90 <= key["Properties"]["RotationPeriodInDays"] <= 2560, lid
@@ -63,7 +65,7 @@ def test_a_replica_key_exists_in_the_second_region(default_templates: dict[str, 
 
 def test_every_key_and_replica_is_retained(default_templates: dict[str, dict[str, Any]]) -> None:
     keys = resources(default_templates, "AWS::KMS::Key", "AWS::KMS::ReplicaKey")
-    assert len(keys) == 10
+    assert len(keys) == 11  # 7 declared keys, 1 replica, 2 audit trail keys, 1 workflow key
     for stack, lid, key in keys:
         assert key["DeletionPolicy"] == "Retain", (stack, lid)
         assert key["UpdateReplacePolicy"] == "Retain", (stack, lid)

@@ -49,7 +49,23 @@ def check(
             f"  audit: trail {audit.trail_name}, {len(audit.alarms.subscriptions)} alarm subscription(s) -> "
             f"{audit_stack_name(audit.account, audit.region)}"
         )
+        for member in cfg.audit_members():
+            typer.echo(
+                f"  audit: trail {audit.trail_name} of account {member}, delivering to {audit.account}'s bucket -> "
+                f"{audit_stack_name(member, audit.region)}"
+            )
     for flow in cfg.workflows.snapshot_copy:
         destinations = ", ".join(flow.destination_regions)
         stack = workflows_stack_name(flow.account, flow.region)
         typer.echo(f"  workflow snapshot-copy: {flow.region} -> {destinations} -> {stack}")
+    principals = cfg.policy_principals()
+    if principals:
+        typer.echo("  principals named in key policies (they must exist before `cdk deploy`; README, 'Before deploy'):")
+        for ref, places in principals.items():
+            typer.echo(f"    {ref} ({', '.join(places)})")
+    unaudited = cfg.unaudited_accounts()
+    if unaudited:
+        typer.echo(
+            f"  warning: no trail records the KMS calls of account(s) {', '.join(unaudited)}, which hold keys or run "
+            "workflows; add them to audit.member_accounts (or set audit.organization_trail: true)"
+        )

@@ -14,7 +14,8 @@ from kmsflow.constructs.topics import alarm_topic
 
 
 class AuditStack(Stack):
-    """``trail`` (KmsAuditTrail), ``topic`` (encrypted, SSL-only) and ``alarms`` (KmsAlarms)."""
+    """``trail`` (KmsAuditTrail), ``topic`` (encrypted, SSL-only) and ``alarms`` (KmsAlarms): the central
+    audit (the trail bucket's account) or a member account's trail delivering to it (``bucket_account``)."""
 
     def __init__(
         self,
@@ -22,8 +23,13 @@ class AuditStack(Stack):
         id: str,
         *,
         trail_name: str,
+        bucket_name: str,
+        bucket_account: str | None = None,
+        member_accounts: Sequence[str] = (),
         administrators: Sequence[iam.IPrincipal],
         auditors: Sequence[iam.IPrincipal],
+        auditors_account: str | None = None,
+        cloudwatch_logs: bool = True,
         organization_trail: bool,
         organization_id: str | None,
         log_retention_days: int,
@@ -41,8 +47,13 @@ class AuditStack(Stack):
             self,
             "Audit",
             trail_name=trail_name,
+            bucket_name=bucket_name,
+            bucket_account=bucket_account,
+            member_accounts=member_accounts,
             administrators=administrators,
             auditors=auditors,
+            auditors_account=auditors_account,
+            cloudwatch_logs=cloudwatch_logs,
             organization_trail=organization_trail,
             organization_id=organization_id,
             log_retention_days=log_retention_days,
@@ -67,6 +78,6 @@ class AuditStack(Stack):
             request_quota_percent=request_quota_percent,
         )
         CfnOutput(self, "TrailArn", value=self.trail.trail.trail_arn, description="The kmsflow audit trail")
-        CfnOutput(self, "TrailBucket", value=self.trail.buckets.trail_bucket.bucket_name)
+        CfnOutput(self, "TrailBucket", value=bucket_name)
         CfnOutput(self, "AuditKeyArn", value=self.trail.key.key_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn)

@@ -16,6 +16,15 @@ def audit_stack_name(account: str, region: str) -> str:
     return AUDIT_STACK.format(account=account, region=region)
 
 
+AUDIT_BUCKET = "kmsflow-audit-{account_id}-{region_code}"
+
+
+def audit_bucket_name(account_id: str, region_code: str) -> str:
+    """The central trail bucket: a fixed name (S3 names are global, hence account id and region), because the
+    trails of member accounts deliver to it and their stacks cannot reference the audit stack."""
+    return AUDIT_BUCKET.format(account_id=account_id, region_code=region_code)
+
+
 WORKFLOWS_STACK = "kmsflow-workflows-{account}-{region}"
 
 

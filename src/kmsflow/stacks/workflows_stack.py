@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -69,7 +69,7 @@ class WorkflowsStack(Stack):
                 detail_type=["Step Functions Execution Status Change"],
                 detail={"stateMachineArn": [machine.state_machine_arn], "status": NOTIFIED_STATUSES},
             ),
-            targets=[RuleToTopic(self.topic)],
+            targets=[cast(events.IRuleTarget, RuleToTopic(self.topic))],
         )
         self.failed_alarm = cloudwatch.Alarm(
             self,

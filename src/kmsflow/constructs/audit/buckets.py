@@ -29,8 +29,8 @@ TRAIL_BUCKET_REASONS = {
 
 
 class LogBuckets(Construct):
-    """``trail_bucket`` (SSE-KMS with the audit key, versioned, SSL-only, public access blocked, lifecycle,
-    server access logs to ``access_log_bucket``), both retained when the stack is deleted."""
+    """``trail_bucket`` (named ``bucket_name``; SSE-KMS with the audit key, versioned, SSL-only, public access
+    blocked, lifecycle, server access logs to ``access_log_bucket``), both retained when the stack is deleted."""
 
     def __init__(
         self,
@@ -38,6 +38,7 @@ class LogBuckets(Construct):
         id: str,
         *,
         key: kms.IKey,
+        bucket_name: str | None = None,
         transition_to_glacier_days: int | None,
         expire_days: int | None,
     ) -> None:
@@ -57,9 +58,15 @@ class LogBuckets(Construct):
         self.trail_bucket = s3.Bucket(
             self,
             "Trail",
+            # A fixed name: trails of other accounts deliver here, and their stacks cannot reference this one.
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
-            bucket_key_enabled=True,
+            # No S3 Bucket Key: with one, creating or updating an SSE-KMS trail needs kms:Decrypt ("Configure
+            # AWS KMS key policies for CloudTrail"), which no principal has under root_access: admin, and the
+            # encryption context of objects becomes the bucket ARN. CloudTrail writes a few objects per region
+            # every five minutes, so per-object data keys cost little.
+            bucket_key_enabled=False,
             enforce_ssl=True,
             versioned=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,

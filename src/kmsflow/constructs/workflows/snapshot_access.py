@@ -114,7 +114,12 @@ def statements(
             for access in verbs[verb]:
                 resources, conditions = _place(access, regions[side], account=account, partition=partition)
                 sid = f"{family.capitalize()}{access.name}{side.capitalize()}"
-                statement = {"Sid": sid, "Effect": "Allow", "Action": sorted(access.actions), "Resource": resources}
+                statement: dict[str, Any] = {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": sorted(access.actions),
+                    "Resource": resources,
+                }
                 if conditions:
                     statement["Condition"] = conditions
                 if result.setdefault(sid, statement) != statement:
