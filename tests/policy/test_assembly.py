@@ -704,3 +704,15 @@ def test_authorize_adds_extra_identity_policies() -> None:
     extra = Policy(document=doc(allow("kms:Decrypt", KEY_ARN)), source="test extra")
     request = Request(principal=APP_ROLE, action="kms:Decrypt", resource=KEY_ARN)
     assert authorize(kms_assembly(with_iam_policy=False), request, extra_identity_policies=[extra]).allowed
+
+
+def test_authorize_never_allows_a_key_outside_the_assembly_on_iam_policies_alone() -> None:
+    """KMS needs the key policy; a key the assembly does not hold is answered as one whose policy allows nothing."""
+    outside = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/not-in-the-assembly"
+    everything = Policy(document=doc(allow("*", "*")), source="test admin")
+    request = Request(principal=APP_ROLE, action="kms:Decrypt", resource=outside)
+    decision = authorize(kms_assembly(with_iam_policy=True), request, extra_identity_policies=[everything])
+    assert decision.outcome is Outcome.IMPLICIT_DENY
+    # Any other resource outside the assembly is decided by IAM alone, as in AWS.
+    queue = Request(principal=APP_ROLE, action="sqs:SendMessage", resource=f"arn:aws:sqs:{REGION}:{ACCOUNT}:q")
+    assert authorize(kms_assembly(with_iam_policy=True), queue, extra_identity_policies=[everything]).allowed

@@ -800,7 +800,8 @@ class Assembly:
 def authorize(assembly: Assembly, request: Request, *, extra_identity_policies: Sequence[Policy] = ()) -> Decision:
     """Answer ``request`` with the policies of the assembly: the identity policies of an AWS principal (plus
     ``extra_identity_policies``) and the resource policy of the resource. A request through a KMS alias is
-    evaluated against the alias's key, as KMS does."""
+    evaluated against the alias's key, as KMS does. A KMS key that the assembly does not hold is answered as
+    KMS would answer without its key policy (IAM policies never suffice alone): denied, never guessed allowed."""
     key_arn = assembly.alias_target(request.resource)
     target = replace(request, resource=key_arn) if key_arn else request
     own = assembly.identity_policies(request.principal.arn) if request.principal.kind is PrincipalKind.AWS else []
@@ -810,8 +811,13 @@ def authorize(assembly: Assembly, request: Request, *, extra_identity_policies: 
         identity_policies=[*own, *extra_identity_policies],
         resource_policy=governing[0] if governing else None,
         resource_account=governing[1] if governing else assembly.account_of(target.resource),
-        key_policy=governing[2] if governing else False,
+        key_policy=governing[2] if governing else _is_kms_key(target.resource),
     )
+
+
+def _is_kms_key(arn: str) -> bool:
+    fields = arn.split(":", 5)
+    return len(fields) == 6 and fields[2] == "kms" and fields[5].startswith(("key/", "alias/"))
 
 
 # --- Reading cdk.out ---------------------------------------------------------------------------------------
