@@ -271,31 +271,39 @@ def test_cfn_lint_reports_no_error_on_the_audit_and_keys_templates(
         assert errors == [], (name, [str(e) for e in errors])
 
 
+def small_audit_stack(name: str, **overrides: Any) -> dict[str, Any]:
+    """The template of one audit stack beside the default app's: no lifecycle, thresholds 3 and 50 %."""
+    props: dict[str, Any] = {
+        "bucket_name": f"{name.lower()}-bucket",
+        "administrators": [],
+        "auditors": [],
+        "organization_trail": False,
+        "organization_id": None,
+        "log_retention_days": 365,
+        "transition_to_glacier_days": None,
+        "expire_days": None,
+        "trusted_accounts": [ACCOUNT],
+        "access_denied_threshold": 3,
+        "request_quota_percent": 50,
+    }
+    app = new_app()
+    stack = AuditStack(app, name, env={"account": ACCOUNT, "region": "eu-west-1"}, **{**props, **overrides})
+    return dict(app.synth().get_stack_by_name(stack.stack_name).template)
+
+
 def test_organization_trail_and_arn_subscriptions() -> None:
     """A second, small audit stack: organization trail, SQS and Lambda subscriptions, no lifecycle."""
-    app = new_app()
-    stack = AuditStack(
-        app,
+    tpl = small_audit_stack(
         "OrgAudit",
-        env={"account": ACCOUNT, "region": "eu-west-1"},
         trail_name="org-audit",
-        bucket_name="org-audit-bucket",
-        administrators=[],
-        auditors=[],
         organization_trail=True,
         organization_id="o-abcdefghij",
         log_retention_days=3653,
-        transition_to_glacier_days=None,
-        expire_days=None,
-        trusted_accounts=[ACCOUNT],
-        access_denied_threshold=3,
-        request_quota_percent=50,
         subscriptions=[
             ("sqs", f"arn:aws:sqs:eu-west-1:{ACCOUNT}:alerts"),
             ("lambda", f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:pager"),
         ],
     )
-    tpl = app.synth().get_stack_by_name(stack.stack_name).template
     assert one(tpl, "AWS::CloudTrail::Trail")["Properties"]["IsOrganizationTrail"] is True
     assert "AuditorsDecryptLogFiles" not in key_statements(tpl)
     assert one(tpl, "AWS::Logs::LogGroup")["Properties"]["RetentionInDays"] == 3653
@@ -358,26 +366,7 @@ class TestMemberAccountTrail:
 
 
 def test_without_cloudwatch_logs_there_is_no_log_group_role_or_log_alarm() -> None:
-    app = new_app()
-    stack = AuditStack(
-        app,
-        "NoLogs",
-        env={"account": ACCOUNT, "region": "eu-west-1"},
-        trail_name="quiet",
-        bucket_name="quiet-bucket",
-        cloudwatch_logs=False,
-        administrators=[],
-        auditors=[],
-        organization_trail=False,
-        organization_id=None,
-        log_retention_days=365,
-        transition_to_glacier_days=None,
-        expire_days=None,
-        trusted_accounts=[ACCOUNT],
-        access_denied_threshold=3,
-        request_quota_percent=50,
-    )
-    tpl = app.synth().get_stack_by_name(stack.stack_name).template
+    tpl = small_audit_stack("NoLogs", trail_name="quiet", cloudwatch_logs=False)
     props = one(tpl, "AWS::CloudTrail::Trail")["Properties"]
     assert "CloudWatchLogsLogGroupArn" not in props
     assert "CloudWatchLogsRoleArn" not in props

@@ -32,6 +32,7 @@ from kmsflow.errors import KmsflowError
 from kmsflow.policy.document import as_list
 from kmsflow.policy.evaluate import evaluate
 from kmsflow.policy.model import Decision, Policy, PrincipalKind, Request
+from kmsflow.policy.roles import partition_of
 
 #: How every marker for a value that cannot be resolved offline starts.
 UNRESOLVED = "<unresolved:"
@@ -40,15 +41,6 @@ UNRESOLVED = "<unresolved:"
 class AssemblyError(KmsflowError):
     """A cloud assembly cannot be read (missing or malformed manifest or template), or a stack or resource
     asked for is not in it."""
-
-
-def partition_of(region: str) -> str:
-    """The AWS partition a region belongs to (China and GovCloud regions have their own)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -202,6 +202,15 @@ PARTITION_DNS: dict[str, str] = {
 }
 
 
+def partition_of(region: str) -> str:
+    """The ARN partition of a region code (``cn-north-1`` -> ``aws-cn``, ``us-gov-west-1`` -> ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 def via_service_values(services: tuple[str, ...] | list[str], *, region: str, partition: str) -> list[str]:
     """``kms:ViaService`` values for short service names in ``region`` (deduplicated, in order)."""
     suffix = PARTITION_DNS[partition]

@@ -178,10 +178,9 @@ def _value(assembly: Assembly, resource: Resource, prop: str) -> Any:
 def _trail_rows(assembly: Assembly) -> Iterator[ServicePath]:
     cloudtrail = Principal.service("cloudtrail.amazonaws.com")
     for trail in assembly.resources("AWS::CloudTrail::Trail"):
-        partition, region, account = _env(assembly, trail)
+        _, _, account = _env(assembly, trail)
         other_trail = _foreign(trail.arn, account)
-        bucket = f"arn:{partition}:s3:::{_value(assembly, trail, 'S3BucketName')}"
-        log_file = f"{bucket}/AWSLogs/{account}/CloudTrail/{region}/2026/11/30/{account}_CloudTrail_{region}_x.json.gz"
+        bucket, log_file = _trail_files(assembly, trail)
         source = {SOURCE_ARN: trail.arn, SOURCE_ACCOUNT: account}
         acl = _request(cloudtrail, "s3:GetBucketAcl", bucket, source)
         yield ServicePath(
@@ -238,6 +237,13 @@ def _trail_rows(assembly: Assembly) -> Iterator[ServicePath]:
             )
 
 
+def _trail_files(assembly: Assembly, trail: Resource) -> tuple[str, str]:
+    """The ARNs of a trail's bucket and of a log file it writes there (``AWSLogs/<account>/CloudTrail/...``)."""
+    partition, region, account = _env(assembly, trail)
+    bucket = f"arn:{partition}:s3:::{_value(assembly, trail, 'S3BucketName')}"
+    return bucket, f"{bucket}/AWSLogs/{account}/CloudTrail/{region}/2026/11/30/{account}_CloudTrail_{region}_x.json.gz"
+
+
 def _trail_key_rows(
     cloudtrail: Principal, trail: Resource, key: str, log_file: str, other_trail: str
 ) -> Iterator[ServicePath]:
@@ -275,13 +281,12 @@ def _auditor_rows(assembly: Assembly) -> Iterator[ServicePath]:
     """Auditors read log files through S3, which decrypts with their credentials: the ``AuditorsDecryptLogFiles``
     statement of each trail key must still match the context CloudTrail writes (no S3 Bucket Key)."""
     for trail in assembly.resources("AWS::CloudTrail::Trail"):
-        partition, region, account = _env(assembly, trail)
+        _, region, account = _env(assembly, trail)
         key = _value(assembly, trail, "KMSKeyId")
         governing = assembly.resource_policy(key) if isinstance(key, str) else None
         if governing is None:
             continue
-        bucket = f"arn:{partition}:s3:::{_value(assembly, trail, 'S3BucketName')}"
-        log_file = f"{bucket}/AWSLogs/{account}/CloudTrail/{region}/2026/11/30/{account}_CloudTrail_{region}_x.json.gz"
+        _, log_file = _trail_files(assembly, trail)
         for _, statement in statements(governing[0].document):
             if statement.get("Sid") != "AuditorsDecryptLogFiles":
                 continue

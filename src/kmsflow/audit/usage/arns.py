@@ -16,19 +16,12 @@ so an alias name plus an account and a region is an alias ARN.
 
 from __future__ import annotations
 
+from kmsflow.policy.roles import partition_of
+
 #: Marks of the two ARN kinds; a resource ARN is ``arn:partition:kms:region:account:key/ID``.
 KEY_MARK = ":key/"
 ALIAS_MARK = ":alias/"
 ALIAS_PREFIX = "alias/"
-
-
-def partition_of(region: str) -> str:
-    """The ARN partition of a region code (``cn-north-1`` -> ``aws-cn``)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def key_arn(key_id: str, *, region: str, account: str) -> str:
