@@ -107,3 +107,14 @@ def test_every_key_has_an_arn_output(default_templates: dict[str, dict[str, Any]
     outputs = {name for tpl in default_templates.values() for name in tpl.get("Outputs", {})}
     for name in ("data", "releasesigning", "sessiontokens", "globaldata", "workloadsdefault", "sharedsnapshots"):
         assert any(o.startswith(f"{name}arn") for o in outputs), name
+
+
+def test_every_account_that_holds_a_key_has_a_multi_region_trail(default_templates: dict[str, dict[str, Any]]) -> None:
+    """Issue 8: "every KMS call" includes the workloads account's; its own trail delivers to the central bucket."""
+    holding = {STACKS[stack] for stack, _, _ in resources(default_templates, "AWS::KMS::Key", "AWS::KMS::ReplicaKey")}
+    trails = resources(default_templates, "AWS::CloudTrail::Trail")
+    recorded = {STACKS[stack] for stack, _, trail in trails if trail["Properties"]["IsMultiRegionTrail"] is True}
+    assert holding == {"111111111111", "222222222222"}
+    assert holding <= recorded
+    buckets = {trail["Properties"]["S3BucketName"] for _, _, trail in trails}
+    assert buckets == {"kmsflow-audit-111111111111-eu-west-1"}  # one central bucket
