@@ -149,7 +149,6 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
         "request_quota_percent": audit.alarms.request_quota_percent,
         "subscriptions": [(sub.protocol, sub.endpoint) for sub in audit.alarms.subscriptions],
         "partition": config.partition,
-        "administrators": _principals(config, audit.administrators),
         "auditors": _principals(config, audit.auditors),
     }
     stacks: list[Stack] = []
@@ -162,6 +161,7 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
             description="kmsflow: CloudTrail audit of every KMS call, with alarms on dangerous key changes",
             env=cdk.Environment(account=central_id, region=region),
             member_accounts=[accounts[m] for m in members],
+            administrators=_principals(config, audit.administrators),
             organization_trail=audit.organization_trail,
             organization_id=audit.organization_id,
             transition_to_glacier_days=audit.bucket.transition_to_glacier_days,
@@ -179,6 +179,9 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
                 f"audit account's bucket, with alarms on dangerous key changes",
                 env=cdk.Environment(account=accounts[member], region=region),
                 bucket_account=central_id,
+                # The member account's own root (its IAM administrators) administers its trail key; the audit
+                # account's administrators are of another account and hold no key of this one.
+                administrators=[],
                 organization_trail=False,
                 organization_id=None,
                 transition_to_glacier_days=None,

@@ -357,6 +357,13 @@ class TestMemberAccountTrail:
             "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{WORKLOADS}:trail/*"
         }
 
+    def test_its_key_is_administered_by_its_own_account_only(self, member: dict[str, Any]) -> None:
+        statements = key_statements(member)
+        assert "KeyAdministrators" not in statements
+        root = statements["RootAccountAdministration"]
+        assert principal_values(root) == [f"arn:aws:iam::{WORKLOADS}:root"]
+        assert "kms:Decrypt" not in root["Action"]
+
     def test_its_alarms_notify_its_own_topic(self, member: dict[str, Any]) -> None:
         names = {a["Properties"].get("MetricName") for a in of_type(member, "AWS::CloudWatch::Alarm")}
         assert "KeyDisabledOrScheduledForDeletion" in names
