@@ -10,7 +10,6 @@ from aws_cdk import aws_iam as iam
 from kmsflow.app import new_app
 from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey, KmsflowReplicaKey, ServiceUsers
 from kmsflow.errors import KeyConfigurationError, KeyPolicyError
-from kmsflow.keyspec import resolve_key_settings
 from kmsflow.policy.intents import Intent
 from tests.constructs.support import (
     ACCOUNT,
@@ -109,7 +108,7 @@ def test_a_grant_that_does_not_fit_the_key_raises(intent: Intent, spec: str, usa
     key = KmsflowKey(stack, "k", spec=spec, usage=usage)
     grantee = iam.Role(stack, "R", assumed_by=iam.AccountRootPrincipal())
     with pytest.raises(KeyPolicyError, match=f"grant_{intent} needs a key with usage [A-Z_]+; this key is {spec}"):
-        key.grant(grantee, intent)
+        key.grant_intent(grantee, intent)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +124,7 @@ def replicated() -> dict[str, Any]:
     replica = KmsflowReplicaKey(
         replica_stack,
         "global",
-        primary_key_arn=primary.key_arn,
-        settings=primary.settings,
+        primary=primary,
         aliases=["alias/global"],
         policy=policy,
     )
@@ -159,20 +157,7 @@ def test_replica_gets_its_aliases(replicated: dict[str, Any]) -> None:
 
 
 def test_replica_of_a_single_region_key_raises() -> None:
-    settings, _ = resolve_key_settings(
-        spec="SYMMETRIC_DEFAULT",
-        usage=None,
-        rotation=None,
-        rotation_days=None,
-        deletion_window_days=None,
-        origin=None,
-        multi_region=False,
-    )
-    assert settings is not None
-    with pytest.raises(KeyConfigurationError, match="a replica needs a multi-region primary key"):
-        KmsflowReplicaKey(
-            new_stack(region=REGION_2),
-            "r",
-            primary_key_arn=f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/mrk-1234",
-            settings=settings,
-        )
+    stack = new_stack(region=REGION_2)
+    single = KmsflowKey(new_stack(), "single")
+    with pytest.raises(KeyConfigurationError, match="a replica needs a multi-region primary key; set multi_region"):
+        KmsflowReplicaKey(stack, "r", primary=single)

@@ -83,7 +83,7 @@ def test_administrators_who_are_users_raise_unless_a_reason_is_given() -> None:
     with pytest.raises(KeyPolicyError) as err:
         KmsflowKey(new_stack(), "k", policy=CustomKeyPolicy(administrators=[same], users=[same]))
     assert str(err.value) == (
-        "administrators and users must be different principals (separation of duties): "
+        "Test/k: administrators and users must be different principals (separation of duties): "
         "arn:aws:iam::111111111111:role/Platform is in administrators and users; remove the principal from one "
         "list, or give policy.separation_reason saying why this key accepts it"
     )
@@ -93,6 +93,13 @@ def test_administrators_who_are_users_raise_unless_a_reason_is_given() -> None:
         "k",
         policy=CustomKeyPolicy(administrators=[same], users=[same], separation_reason="single-person sandbox"),
     )
+
+
+def test_a_principal_made_in_the_app_is_named_by_its_construct_path_not_a_token() -> None:
+    stack = new_stack()
+    platform = iam.Role(stack, "Platform", assumed_by=iam.AccountRootPrincipal())
+    with pytest.raises(KeyPolicyError, match=r"^Test/k: .*: Test/Platform is in administrators and users;"):
+        KmsflowKey(stack, "k", policy=CustomKeyPolicy(administrators=[platform], users=[platform]))
 
 
 def test_service_users_overlapping_administrators_also_count() -> None:

@@ -81,8 +81,20 @@ def test_the_role_s_policy_names_the_key_arn_never_a_wildcard(granted: dict[str,
 def test_a_role_without_a_fixed_name_is_refused() -> None:
     app = new_app()
     key = KmsflowKey(new_stack(app, "Keys"), "K")
-    with pytest.raises(KeyPolicyError, match="needs a fixed role_name"):
+    with pytest.raises(
+        KeyPolicyError, match=r"a role granted on a key of another stack \(Keys\) needs a fixed role_name"
+    ):
         key.grant_describe(lambda_role(new_stack(app, "Users"), name=None))
+
+
+def test_a_role_without_a_fixed_name_in_the_key_s_own_stack_is_named_by_its_arn() -> None:
+    stack = new_stack()
+    key = KmsflowKey(stack, "K", policy=CustomKeyPolicy(administrators=[role("Admin")]))
+    anonymous = lambda_role(stack, name=None)
+    key.grant_describe(anonymous)
+    describe = statements(resource(template(stack), stack, key.cfn_key))["DescribeRole"]
+    role_id = stack.resolve(stack.get_logical_id(anonymous.node.default_child))  # type: ignore[arg-type]
+    assert describe["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]}}}
 
 
 def test_a_key_that_cannot_encrypt_is_refused_for_service_use() -> None:

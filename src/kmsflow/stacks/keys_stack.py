@@ -53,8 +53,7 @@ class KeysStack(Stack):
         replica = KmsflowReplicaKey(
             self,
             definition.name,
-            primary_key_arn=definition.primary.key_arn,
-            settings=definition.primary.settings,
+            primary=definition.primary,
             description=definition.description,
             aliases=definition.aliases,
             enabled=definition.enabled,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import jsii
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -19,21 +20,29 @@ from kmsflow.constructs.keys.key import (
     build_policy_document,
     check_aliases,
 )
-from kmsflow.constructs.keys.policy import CustomKeyPolicy
+from kmsflow.constructs.keys.policy import CustomKeyPolicy, RootAccess
 from kmsflow.errors import KeyConfigurationError
-from kmsflow.keyspec import KeySettings
 
 
-class KmsflowReplicaKey(Construct, KeyGrants):
-    """A replica key with its own policy and aliases, retained on stack deletion."""
+@jsii.implements(kms.IKey)
+class KmsflowReplicaKey(KeyGrants, Construct):
+    """A replica of ``primary`` (a multi-region :class:`KmsflowKey`, or an imported key with its settings) in
+    this construct's region, with its own policy and aliases, retained on stack deletion; an ``aws_kms.IKey``
+    wherever aws-cdk takes one.
+
+    The primary lives in a stack of another region: give both stacks ``cross_region_references=True`` so that
+    CDK carries the primary's ARN (README, "Multi-region keys")::
+
+        primary = KmsflowKey(primary_stack, "data", multi_region=True, policy=policy)
+        KmsflowReplicaKey(replica_stack, "data", primary=primary, policy=policy)
+    """
 
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        primary_key_arn: str,
-        settings: KeySettings,
+        primary: KeyGrants,
         description: str | None = None,
         aliases: Sequence[str] = (),
         enabled: bool = True,
@@ -42,19 +51,22 @@ class KmsflowReplicaKey(Construct, KeyGrants):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
+        settings = primary.settings
         if not settings.multi_region:
             raise KeyConfigurationError(
-                f"{self.node.path}: a replica needs a multi-region primary key; set multi_region: true on it",
+                f"{self.node.path}: a replica needs a multi-region primary key; set multi_region=True on "
+                f"{primary.key.node.path}",
                 field="multi_region",
             )
         check_aliases(aliases)
         self.settings = settings
         self.partition = partition
         self.policy_document = build_policy_document(self, settings=settings, policy=policy, partition=partition)
+        self.delegates_to_iam = policy is None or policy.root_access is RootAccess.FULL
         self.cfn_replica = kms.CfnReplicaKey(
             self,
             "Replica",
-            primary_key_arn=primary_key_arn,
+            primary_key_arn=primary.key_arn,
             key_policy=self.policy_document,
             description=description,
             enabled=enabled,
@@ -70,3 +82,10 @@ class KmsflowReplicaKey(Construct, KeyGrants):
     @property
     def key_arn(self) -> str:
         return self.cfn_replica.attr_arn
+
+    @property
+    def key_id(self) -> str:
+        return self.cfn_replica.attr_key_id
+
+    def apply_removal_policy(self, policy: RemovalPolicy) -> None:
+        self.cfn_replica.apply_removal_policy(policy)

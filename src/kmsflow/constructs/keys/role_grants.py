@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from aws_cdk import Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from constructs import Construct
 
 from kmsflow.errors import KeyPolicyError
 
@@ -37,14 +38,19 @@ def fixed_role_name(role: iam.Role) -> str | None:
     return None if name is None or Token.is_unresolved(name) else name
 
 
-def role_arn(role: iam.Role) -> str:
-    """The ARN of ``role`` as a literal string, from its account and its fixed name."""
+def role_arn(role: iam.Role, key_scope: Construct | None = None) -> str:
+    """The ARN of ``role``: its own (a token) when it is in the stack of ``key_scope``, else a literal string from
+    its account and its fixed name, so that a key of another stack names it without a cross-stack reference."""
     stack = Stack.of(role)
+    if key_scope is not None and Stack.of(key_scope) is stack:
+        return role.role_arn
     name = fixed_role_name(role)
     if name is None or Token.is_unresolved(stack.account):
+        where = f" ({Stack.of(key_scope).stack_name})" if key_scope is not None else ""
         raise KeyPolicyError(
-            f"{role.node.path}: a role granted on a key of another stack needs a fixed role_name and a stack with "
-            f"an explicit account, so that the key policy can name it without a cross-stack reference"
+            f"{role.node.path}: a role granted on a key of another stack{where} needs a fixed role_name "
+            f"and a stack with an explicit account, so that the key policy can name it without a cross-stack "
+            f"reference; give the role a role_name, or grant it in the key's stack"
         )
     return f"arn:{stack.partition}:iam::{stack.account}:role/{name}"
 
@@ -66,8 +72,9 @@ def grant_to_role(
 ) -> None:
     """Allow ``actions`` under ``conditions``: in the key policy for ``role``'s ARN (if this app manages the
     key's policy) and in ``role``'s policy on the key's ARN."""
-    arn = role_arn(role)
-    sid = statement_id(purpose, arn.rsplit("/", 1)[1])
+    scope = target if isinstance(target, Construct) else None
+    arn = role_arn(role, scope)
+    sid = statement_id(purpose, fixed_role_name(role) or role.node.id)
     document: iam.PolicyDocument | None = getattr(target, "policy_document", None)
     if document is not None:
         document.add_statements(
