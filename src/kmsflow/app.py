@@ -283,7 +283,7 @@ def custom_policy(config: KmsflowConfig, key: KeyConfig) -> CustomKeyPolicy | No
         cross_account=[
             CrossAccountAccess(
                 name=a.account,
-                account_id=accounts[a.account],
+                account=accounts[a.account],
                 principals=principals(a.principals),
                 via_services=a.via_services,
             )

@@ -17,7 +17,7 @@ from kmsflow.keyspec import KeySettings, alias_problem
 from kmsflow.policy import rules
 from kmsflow.policy.roles import CRYPTO_ROLES, VIA_SERVICES, Role, role_fits
 from kmsflow.policy.separation import overlap_problem
-from kmsflow.principals import Principal, PrincipalRefError, parse_principal
+from kmsflow.principals import Principal, PrincipalRefError, other_account_problem, parse_principal
 
 if TYPE_CHECKING:
     from kmsflow.config import (
@@ -297,14 +297,7 @@ def _policy_issues(config: KmsflowConfig, key: KeyConfig, settings: KeySettings 
         for i, ref in enumerate(refs):
             principal = _resolve(ref, accounts, config.partition, f"{path}.{where}[{i}]", issues)
             if principal and principal.account_name != key.account:
-                issues.append(
-                    (
-                        f"{path}.{where}[{i}]",
-                        f"{ref!r} is in account {principal.account_name!r}, not "
-                        f"in this key's account {key.account!r}; principals of other accounts go under "
-                        "policy.cross_account",
-                    )
-                )
+                issues.append((f"{path}.{where}[{i}]", other_account_problem(ref, principal.account_name, key.account)))
             elif principal:
                 resolved[role].append(principal.arn)
     issues += _cross_account_issues(policy, key, accounts, config.partition, path)

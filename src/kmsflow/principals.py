@@ -51,3 +51,13 @@ def parse_principal(ref: str, accounts: Mapping[str, str], partition: str) -> Pr
             raise PrincipalRefError(f"principal {ref!r} is in partition {arn_partition}; this file is {partition}")
         return Principal(ref, by_id[account_id], account_id)
     raise PrincipalRefError(f"principal {ref!r} is not a principal reference; write {FORMS}")
+
+
+def other_account_problem(principal: str, its_account: str, key_account: str) -> str:
+    """The one message both the configuration checks and the constructs give for a principal of another account
+    in a role list: such principals are given the key only under ``cross_account``, scoped by
+    ``kms:CallerAccount`` (and ``kms:ViaService``)."""
+    return (
+        f"{principal!r} is in account {its_account!r}, not in this key's account {key_account!r}; principals of "
+        "other accounts go under policy.cross_account (CrossAccountAccess in Python)"
+    )

@@ -7,10 +7,10 @@ import re
 import pytest
 from aws_cdk import aws_iam as iam
 
-from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey, ServiceUsers
+from kmsflow.constructs.keys import CrossAccountAccess, CustomKeyPolicy, KmsflowKey, ServiceUsers
 from kmsflow.errors import KeyConfigurationError, KeyPolicyError
 from kmsflow.keyspec import SPECS, KeyUsage
-from tests.constructs.support import new_stack, role, template
+from tests.constructs.support import PARTNER, new_stack, role, template
 
 INVALID = [(spec, usage) for spec, info in SPECS.items() for usage in KeyUsage if usage not in info.usages]
 
@@ -179,3 +179,25 @@ def test_a_statement_added_after_construction_is_checked_at_synth() -> None:
     )
     with pytest.raises(RuntimeError, match="Test/k: KeyPolicyWildcardPrincipal: statement Late allows Principal"):
         template(stack)
+
+
+@pytest.mark.parametrize("role_name", ["users", "administrators", "signers"])
+def test_a_principal_of_another_account_in_a_role_list_is_refused_as_in_the_configuration(role_name: str) -> None:
+    """The configuration refuses it with the same sentence (config_checks); in Python it goes under cross_account."""
+    spec = {"signers": ("RSA_2048", "SIGN_VERIFY")}.get(role_name, ("SYMMETRIC_DEFAULT", None))
+    outsider = role("Copier", PARTNER)
+    with pytest.raises(KeyPolicyError) as err:
+        KmsflowKey(new_stack(), "k", spec=spec[0], usage=spec[1], policy=CustomKeyPolicy(**{role_name: [outsider]}))
+    assert str(err.value) == (
+        f"'arn:aws:iam::{PARTNER}:role/Copier' is in account '{PARTNER}', not in this key's account "
+        "'111111111111'; principals of other accounts go under policy.cross_account (CrossAccountAccess in Python)"
+    )
+    assert err.value.field == f"policy.{role_name}[0]"
+    # The same principal under cross_account is accepted, bound to its account.
+    KmsflowKey(
+        new_stack(),
+        "ok",
+        policy=CustomKeyPolicy(
+            cross_account=[CrossAccountAccess(name="partner", account=PARTNER, principals=[outsider])]
+        ),
+    )

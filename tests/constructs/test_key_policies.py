@@ -85,8 +85,8 @@ def keys() -> dict[str, dict[str, Any]]:
                 users=[USER],
                 service_users=ServiceUsers(principals=[SVC], services=["s3", "rds", "ebs"]),
                 cross_account=[
-                    CrossAccountAccess(name="partner-dr", account_id=PARTNER, via_services=["rds", "ebs"]),
-                    CrossAccountAccess(name="copier", account_id=PARTNER, principals=[role("Copier", PARTNER)]),
+                    CrossAccountAccess(name="partner-dr", account=PARTNER, via_services=["rds", "ebs"]),
+                    CrossAccountAccess(name="copier", account=PARTNER, principals=[role("Copier", PARTNER)]),
                 ],
                 organizations=[OrganizationAccess(org_id="o-abcdefghij", via_services=["s3"])],
                 statements=[

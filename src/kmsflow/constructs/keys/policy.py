@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from aws_cdk import Token
 from aws_cdk import aws_iam as iam
 
 from kmsflow.errors import KeyPolicyError
@@ -28,6 +29,7 @@ from kmsflow.policy.roles import (
     role_fits,
     via_service_values,
 )
+from kmsflow.principals import other_account_problem
 
 
 class RootAccess(StrEnum):
@@ -51,14 +53,21 @@ class ServiceUsers:
 
 @dataclass(frozen=True, kw_only=True)
 class CrossAccountAccess:
-    """Use of the key by another account, limited by ``kms:CallerAccount`` (and ``kms:ViaService``)."""
+    """Use of the key by another account, limited by ``kms:CallerAccount`` (and ``kms:ViaService``): the
+    configuration's ``policy.cross_account[i]``, with the account given by its 12-digit id."""
 
-    #: A short name for the statement ids (``CrossAccountPartnerUse``).
-    name: str
-    account_id: str
+    #: The other account's id.
+    account: str
     #: Principals of that account; default: the account's root, so that its IAM policies decide.
     principals: Sequence[iam.IPrincipal] = ()
+    #: Short service names (``rds``, ``ebs``, ...) the account may use the key through; default: any.
     via_services: Sequence[str] = ()
+    #: A short name for the statement ids (``CrossAccountPartnerUse``); default: the account id.
+    name: str | None = None
+
+    @property
+    def sid_name(self) -> str:
+        return self.name or self.account
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,8 +148,10 @@ def default_statements(ctx: PolicyContext) -> list[iam.PolicyStatement]:
 
 
 def custom_statements(policy: CustomKeyPolicy, settings: KeySettings, ctx: PolicyContext) -> list[iam.PolicyStatement]:
-    """The statements of a custom policy; raises :class:`KeyPolicyError` if a role does not fit the key."""
+    """The statements of a custom policy; raises :class:`KeyPolicyError` if a role does not fit the key or names
+    a principal of another account (those go under ``cross_account``, as in the configuration file)."""
     _check_roles_fit(policy, settings)
+    _check_own_account(policy, ctx)
     statements = [_root_statement(policy.root_access, settings, ctx)]
     for role, principals in policy.principals_by_role().items():
         if principals:
@@ -208,6 +219,42 @@ def _check_roles_fit(policy: CustomKeyPolicy, settings: KeySettings) -> None:
         )
 
 
+def _check_own_account(policy: CustomKeyPolicy, ctx: PolicyContext) -> None:
+    """Role lists take principals of the key's own account only: another account's principal there would get the
+    key with no ``kms:CallerAccount``/``kms:ViaService`` bound. Checked where both accounts are known."""
+    if Token.is_unresolved(ctx.account):
+        return
+    for role, principals in policy.principals_by_role().items():
+        for index, principal in enumerate(principals):
+            account = principal_account(principal)
+            if account is not None and account != ctx.account:
+                raise KeyPolicyError(
+                    other_account_problem(principal_label(principal), account, ctx.account),
+                    field=f"policy.{role}[{index}]",
+                )
+
+
+def principal_account(principal: iam.IPrincipal) -> str | None:
+    """The account of a principal when it is known at synth: CDK's ``principal_account``, or the account field
+    of a literal IAM ARN (``ArnPrincipal`` leaves ``principal_account`` empty)."""
+    account = principal.principal_account
+    if account is not None and not Token.is_unresolved(account):
+        return account
+    arn = getattr(principal, "arn", None)
+    if isinstance(arn, str) and not Token.is_unresolved(arn) and arn.startswith("arn:"):
+        return arn.split(":")[4] or None
+    return None
+
+
+def principal_label(principal: iam.IPrincipal) -> str:
+    """How a message names a principal: a construct's path, else its literal ARN, else its type."""
+    node = getattr(principal, "node", None)
+    if node is not None:
+        return str(node.path)
+    arn = getattr(principal, "arn", None)
+    return arn if isinstance(arn, str) and not Token.is_unresolved(arn) else type(principal).__name__
+
+
 def _root_statement(access: RootAccess, settings: KeySettings, ctx: PolicyContext) -> iam.PolicyStatement:
     if access is RootAccess.FULL:
         return default_statements(ctx)[0]
@@ -232,13 +279,13 @@ def _grants_statement(sid: str, principals: Sequence[iam.IPrincipal]) -> iam.Pol
 def _cross_account_statements(
     access: CrossAccountAccess, settings: KeySettings, ctx: PolicyContext
 ) -> list[iam.PolicyStatement]:
-    principals = list(access.principals) or [iam.ArnPrincipal(f"arn:{ctx.partition}:iam::{access.account_id}:root")]
-    conditions: dict[str, dict[str, object]] = {"StringEquals": {"kms:CallerAccount": access.account_id}}
+    principals = list(access.principals) or [iam.ArnPrincipal(f"arn:{ctx.partition}:iam::{access.account}:root")]
+    conditions: dict[str, dict[str, object]] = {"StringEquals": {"kms:CallerAccount": access.account}}
     if access.via_services:
         conditions["StringEquals"]["kms:ViaService"] = via_service_values(
             list(access.via_services), region=ctx.region, partition=ctx.partition
         )
-    name = _sid_part(access.name)
+    name = _sid_part(access.sid_name)
     statements = [
         iam.PolicyStatement(
             sid=f"CrossAccount{name}Use",
