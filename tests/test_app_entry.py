@@ -1,8 +1,10 @@
-"""``python app.py`` as the CDK CLI runs it: configuration errors exit 2 with a message, never a traceback,
-and write nothing to the output directory.
+"""``python app.py`` as the CDK CLI runs it: configuration errors exit 2 with a message, never a traceback;
+a failed run leaves no template in the output directory (a reviewer reading ``cdk.out/`` must not read a
+previous run's templates, nor the ones cdk-nag refused).
 
 Every scenario runs ``app.py`` once, in a subprocess, from a temporary copy of ``app.py`` and ``cdk.json``,
-with ``KMSFLOW_CONFIG`` naming the configuration and ``CDK_OUTDIR`` a directory that does not exist yet.
+with ``KMSFLOW_CONFIG`` naming the configuration and ``CDK_OUTDIR`` a directory that does not exist yet, or,
+for the ``*-after-good`` scenarios, one that holds a previous good run's assembly.
 The subprocesses (about 2 s each: they import aws_cdk and start jsii) run in parallel, once per module.
 """
 
@@ -66,6 +68,16 @@ SCENARIOS = {
     "unknown-field": UNKNOWN_FIELD,
     "policy-too-big": POLICY_TOO_BIG,
     "no-rotation": NO_ROTATION,
+    "unknown-field-after-good": UNKNOWN_FIELD,
+    "no-rotation-after-good": NO_ROTATION,
+}
+#: What a previous good synth left in the output directory of the ``*-after-good`` scenarios.
+PREVIOUS_RUN = {
+    "manifest.json": '{"version": "48.0.0", "artifacts": {}}',
+    "kmsflow-keys-security-primary.template.json": '{"Resources": {}}',
+    "kmsflow-keys-security-primary.assets.json": "{}",
+    "tree.json": "{}",
+    "asset.0123/handler.py": "# a content-addressed asset folder, left alone",
 }
 CONFIG_ERRORS = ["syntax-error", "unknown-field", "policy-too-big"]
 
@@ -99,6 +111,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         config = project / f"{name}.yaml"
         config.write_text(text, encoding="utf-8")
         outdir = project / f"out-{name}"
+        if name.endswith("-after-good"):
+            for relative, text in PREVIOUS_RUN.items():
+                (outdir / relative).parent.mkdir(parents=True, exist_ok=True)
+                (outdir / relative).write_text(text, encoding="utf-8")
         env = {**base_env, "KMSFLOW_CONFIG": str(config), "CDK_OUTDIR": str(outdir)}
         process = subprocess.Popen(
             [sys.executable, "app.py"],
@@ -165,9 +181,27 @@ def test_config_error_does_not_create_the_outdir(runs: dict[str, Run], scenario:
 
 def test_synth_failure_is_a_message_not_a_traceback(runs: dict[str, Run]) -> None:
     run = runs["no-rotation"]
-    assert run.returncode != 0, run.output
+    assert run.returncode == 1, run.output
     assert "Traceback" not in run.output
     assert "AwsSolutions-KMS5" in run.output
     assert "kmsflow: synth failed:" in run.stderr
-    # The control: this run got past the configuration, so CDK_OUTDIR is where the app writes.
-    assert "kmsflow-keys-security-primary.template.json" in written_files(run)
+    # The run got past the configuration and wrote the refused templates; the directory it created is gone.
+    assert not run.outdir.exists(), written_files(run)
+
+
+@pytest.mark.parametrize(("scenario", "code"), [("unknown-field-after-good", 2), ("no-rotation-after-good", 1)])
+def test_a_failed_run_leaves_no_template_of_an_earlier_or_this_run(
+    runs: dict[str, Run], scenario: str, code: int
+) -> None:
+    run = runs[scenario]
+    assert run.returncode == code, run.output
+    # Templates and the manifest are gone; the asset folder is left; a note says why (cdk-nag: its report).
+    reports = ["policy-validation-report.json", "validation-report.json"] if code == 1 else []
+    assert written_files(run) == sorted(["SYNTH-FAILED.txt", "asset.0123", "asset.0123/handler.py", *reports])
+    note = (run.outdir / "SYNTH-FAILED.txt").read_text(encoding="utf-8")
+    assert note.startswith(f"The last synth failed (exit {code}); nothing here is its result")
+    if code == 2:
+        assert "unknown field 'colour'" in note
+    else:
+        assert "the findings are in validation-report.json" in note
+        assert "AwsSolutions-KMS5" in (run.outdir / "validation-report.json").read_text(encoding="utf-8")

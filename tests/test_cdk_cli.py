@@ -66,3 +66,25 @@ def test_cdk_synth_of_an_invalid_file_names_the_field_without_a_traceback(tmp_pa
     assert f"{config}:4: kyes: unknown field 'kyes'" in output
     assert "Traceback" not in output
     assert not list((tmp_path / "out").glob("*.template.json"))  # nothing synthesized (glob of a missing dir: empty)
+
+
+def test_cdk_synth_after_a_good_one_leaves_no_template_when_the_configuration_breaks(tmp_path: Path) -> None:
+    """The CLI reports the app's exit 2 as its own exit 1 ("Subprocess exited with error 2"); the output
+    directory keeps no template of the earlier good run."""
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "version: 1\naccounts: {sec: {id: '444444444444'}}\nregions: {home: us-east-1}\n"
+        "keys:\n  - {name: solo, account: sec, region: home}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    assert cdk_synth(good, out).returncode == 0
+    assert list(out.glob("*.template.json"))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(good.read_text(encoding="utf-8") + "colour: blue\n", encoding="utf-8")
+    result = cdk_synth(broken, out)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Subprocess exited with error 2" in result.stdout + result.stderr
+    assert list(out.rglob("*.template.json")) == []
+    assert not (out / "manifest.json").exists()
+    assert "unknown field 'colour'" in (out / "SYNTH-FAILED.txt").read_text(encoding="utf-8")

@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
@@ -298,31 +300,86 @@ def custom_policy(config: KmsflowConfig, key: KeyConfig) -> CustomKeyPolicy | No
 def main() -> int:
     """Entry of ``app.py``: read ``-c config=PATH`` (default ``kmsflow.yaml``), build, synthesize.
 
-    The configuration is read before the CDK app exists (creating the app creates its output directory),
-    so a configuration error prints every issue and exits 2 having written nothing; never a traceback.
+    Every failure prints its reason without a traceback, and leaves no template in the output directory: a
+    configuration error (exit 2), a construct refusing the configuration (exit 2), a construct validation or
+    cdk-nag failure (exit 1). A reviewer reading ``cdk.out/`` after a failed synth finds no stale or refused
+    template, only ``SYNTH-FAILED.txt`` saying why; the next good synth removes it.
     """
     path = str(cli_context().get("config") or os.environ.get("KMSFLOW_CONFIG") or DEFAULT_CONFIG)
+    raw_outdir = os.environ.get("CDK_OUTDIR")
+    outdir = Path(raw_outdir) if raw_outdir else None
+    # Creating the App creates the output directory: one this run created is removed whole on failure.
+    created = outdir is not None and not outdir.exists()
     try:
         config = load_config(path)
-    except ConfigError as err:
-        print(f"kmsflow: {err}", file=sys.stderr)
-        return 2
-    outdir = os.environ.get("CDK_OUTDIR")
-    outdir_existed = outdir is None or os.path.exists(outdir)
-    app = new_app()
-    try:
+        app = new_app()
         populate(app, config, source=path)
     except KmsflowError as err:
-        if outdir and not outdir_existed and not os.listdir(outdir):
-            os.rmdir(outdir)  # the App made it; nothing was synthesized into it
-        print(f"kmsflow: {err}", file=sys.stderr)
-        return 2
+        return _failed(outdir, created, f"kmsflow: {err}", 2)
     try:
         app.synth()
     except RuntimeError as err:  # jsii surfaces CDK validation and cdk-nag failures as RuntimeError
-        print(f"kmsflow: synth failed: {_first_line(err)}\n{SYNTH_FAILED_HINT}", file=sys.stderr)
-        return 1
+        return _failed(outdir, created, f"kmsflow: synth failed: {_first_line(err)}\n{SYNTH_FAILED_HINT}", 1)
+    if outdir is not None:
+        (outdir / FAILED_MARKER).unlink(missing_ok=True)
     return 0
+
+
+#: What a failed synth leaves in the output directory instead of templates.
+FAILED_MARKER = "SYNTH-FAILED.txt"
+
+
+def _failed(outdir: Path | None, created: bool, message: str, code: int) -> int:
+    """Print ``message``; leave no template in ``outdir``: remove it if this run ``created`` it, else remove the
+    assembly's templates and manifest (a previous run's, or this run's refused ones) and say there why. Return
+    ``code``."""
+    print(message, file=sys.stderr)
+    if outdir is not None and outdir.is_dir():
+        if created:
+            shutil.rmtree(outdir)
+        else:
+            # A validation failure's own report says why this run was refused: it stays; any other is stale.
+            keep = VALIDATION_REPORTS if code == 1 else ()
+            discard_templates(outdir, keep=keep)
+            why = "; the findings are in validation-report.json" if keep else ""
+            (outdir / FAILED_MARKER).write_text(
+                f"The last synth failed (exit {code}); nothing here is its result{why}.\n\n{message}\n",
+                encoding="utf-8",
+            )
+    return code
+
+
+#: The files of a cloud assembly that describe its result; asset folders are content-addressed and harmless.
+ASSEMBLY_FILES = (
+    "*.template.json",
+    "*.assets.json",
+    "*.metadata.json",
+    "manifest.json",
+    "cdk.out",  # the assembly's version file
+    "tree.json",
+    "validation-report.json",
+    "policy-validation-report.json",
+)
+
+
+VALIDATION_REPORTS = ("validation-report.json", "policy-validation-report.json")
+
+
+def discard_templates(outdir: Path, *, keep: tuple[str, ...] = ()) -> list[Path]:
+    """Delete the templates and the manifest of a cloud assembly (nested stage assemblies included), so that no
+    reader or tool takes a failed run's output for a result; return what was deleted. Only these file patterns
+    are touched, whatever folder ``outdir`` is; files named in ``keep`` stay."""
+    removed = sorted(
+        {
+            path
+            for pattern in ASSEMBLY_FILES
+            for path in outdir.rglob(pattern)
+            if path.is_file() and path.name not in keep
+        }
+    )
+    for path in removed:
+        path.unlink()
+    return removed
 
 
 def cli_context() -> dict[str, Any]:
