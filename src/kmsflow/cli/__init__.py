@@ -7,18 +7,40 @@ Every command prints errors as one readable message on stderr and exits non-zero
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from kmsflow import __version__
 from kmsflow.cli.audit import app as audit_app
 from kmsflow.cli.config import app as config_app
 from kmsflow.cli.copy import app as copy_app
 from kmsflow.cli.keys import app as keys_app
+from kmsflow.node import prefer_pinned_node
 
 app = typer.Typer(
     help="kmsflow: AWS KMS customer managed keys, their policies and workflows, as AWS CDK v2 code.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"kmsflow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print kmsflow's version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """kmsflow: AWS KMS customer managed keys, their policies and workflows, as AWS CDK v2 code."""
+
+
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
@@ -26,5 +48,6 @@ app.add_typer(copy_app, name="copy")
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (the pinned Node first on PATH before any command imports aws_cdk)."""
+    prefer_pinned_node()
     app()
