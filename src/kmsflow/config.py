@@ -9,6 +9,7 @@ value received and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kmsflow.config_checks import semantic_issues
-from kmsflow.config_yaml import Loc, YamlDocument, format_path, load_yaml
+from kmsflow.config_yaml import Loc, YamlDocument, did_you_mean, format_path, load_yaml
 from kmsflow.errors import ConfigError, ConfigIssue
 from kmsflow.keyspec import KeySettings, SettingProblem, resolve_key_settings
 
@@ -288,17 +289,77 @@ def load_config(path: str | Path) -> KmsflowConfig:
 
 
 def parse_config(text: str, source: str = DEFAULT_CONFIG) -> KmsflowConfig:
-    """Parse configuration ``text`` (``source`` names it in messages)."""
+    """Parse configuration ``text`` (``source`` names it in messages).
+
+    Every independent problem is reported in one run, sorted by line: the shape errors, and, when the only
+    shape errors are unknown fields (a misspelt field does not hide the rest), the meaning checks of the file
+    without those fields."""
     doc = load_yaml(text, source)
+    unquoted = _unquoted_ids(doc)
+    issues = [ConfigIssue(format_path(loc), unquoted_account_id(doc.raw[loc]), doc.lines.get(loc)) for loc in unquoted]
+    config: KmsflowConfig | None
     try:
         config = KmsflowConfig.model_validate(doc.data)
     except ValidationError as err:
-        issues = [ConfigIssue(format_path(loc), message, _line(doc.lines, loc)) for loc, message in _issues(err, doc)]
-        raise ConfigError(source, issues) from None
-    issues = [ConfigIssue(path, message, _line(doc.lines, _loc(path))) for path, message in semantic_issues(config)]
+        shape = [(loc, message) for loc, message in _issues(err, doc) if loc not in unquoted]
+        issues += [ConfigIssue(format_path(loc), message, _line(doc.lines, loc)) for loc, message in shape]
+        config = _without_unknown_fields(doc.data, err)
+        if config is None:
+            raise ConfigError(source, _sorted(issues)) from None
+        # What held an unknown field may read differently without it (a statement without its misspelt
+        # NotPrincipal): a problem of that very object is the unknown field's consequence, not a second cause.
+        consequences = {format_path(tuple(e["loc"][:-1])) for e in err.errors(include_url=False)}
+    else:
+        consequences = set()
+    issues += [
+        ConfigIssue(path, message, _line(doc.lines, _loc(path)))
+        for path, message in semantic_issues(config)
+        if path not in consequences
+    ]
     if issues:
-        raise ConfigError(source, issues)
+        raise ConfigError(source, _sorted(issues))
     return config
+
+
+def unquoted_account_id(written: str) -> str:
+    """One rule for every account id: quoted. YAML reads unquoted digits as a number (and drops leading zeros,
+    or reads 0-prefixed digits as octal), so whether an unquoted id survives depends on its digits."""
+    return (
+        f"account id {written} is not quoted; write every account id quoted, e.g. id: '{written}' (YAML reads "
+        "unquoted digits as a number, dropping leading zeros or reading 0-prefixed digits as octal)"
+    )
+
+
+def _unquoted_ids(doc: YamlDocument) -> list[Loc]:
+    """The ``accounts.<name>.id`` scalars written as bare digits (other unquoted text is checked as an id)."""
+    return [
+        loc
+        for loc, raw in doc.raw.items()
+        if len(loc) == 3 and loc[0] == "accounts" and loc[2] == "id" and loc not in doc.quoted and raw.isdigit()
+    ]
+
+
+def _without_unknown_fields(data: dict[str, Any], err: ValidationError) -> KmsflowConfig | None:
+    """The configuration without the unknown fields ``err`` reports, if those were its only shape errors."""
+    errors = err.errors(include_url=False)
+    if any(error["type"] != "extra_forbidden" for error in errors):
+        return None
+    trimmed = copy.deepcopy(data)
+    for error in errors:
+        *parent, field = error["loc"]
+        container: Any = trimmed
+        for part in parent:
+            container = container[part]
+        container.pop(field, None)
+    try:
+        return KmsflowConfig.model_validate(trimmed)
+    except ValidationError:
+        return None
+
+
+def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """By line, then path (issues without a line last), as a reader goes through the file."""
+    return sorted(issues, key=lambda issue: (issue.line is None, issue.line or 0, issue.path))
 
 
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
@@ -340,23 +401,24 @@ def _describe(errors: list[Any], loc: Loc, is_key: bool, raw: str | None) -> str
     first = errors[0]
     kind, value = first["type"], first.get("input")
     if kind == "extra_forbidden":
-        allowed = ", ".join(_fields_at(loc[:-1])) or "none"
-        return f"unknown field {loc[-1]!r}; allowed here: {allowed}; check the spelling or remove it"
+        fields = _fields_at(loc[:-1])
+        allowed = ", ".join(fields) or "none"
+        suggestion = did_you_mean(str(loc[-1]), fields)
+        return f"unknown field {loc[-1]!r}{suggestion}; allowed here: {allowed}; check the spelling or remove it"
     if kind == "missing":
         return f"required field {loc[-1]!r} is missing; add it"
     if loc[:1] == ("accounts",) and loc[-1:] == ("id",) and not isinstance(value, str):
-        written = raw if raw is not None else str(value)
-        kind_of = "a number" if isinstance(value, int) and not isinstance(value, bool) else "not a string"
-        return (
-            f"account id {written} is {kind_of} to YAML (it reads {value!r}: YAML drops leading zeros and reads "
-            f"0-prefixed digits as octal); write the account id quoted, e.g. id: '{written}'"
-        )
+        return unquoted_account_id(raw if raw is not None else str(value))
+    if kind == "list_type" and isinstance(value, str):
+        return f"got {value!r}, a single value where a list is expected; write a list: {loc[-1]}: [{value}]"
     if kind == "literal_error":
         return f"got {value!r}; {_lower_first(first['msg'])}"
     if kind == "string_pattern_mismatch":
         topic = "name" if is_key else "regions" if loc[:1] == ("regions",) else loc[-1] if loc else ""
-        hint = _PATTERN_HINTS.get(topic, "")
-        return f"got {value!r}, which does not match {first['ctx']['pattern']}" + (f"; {hint}" if hint else "")
+        if topic == "id":
+            topic = "organization_id" if "organizations" in loc else "acknowledgment_id"
+        hint = _PATTERN_HINTS.get(topic, "use letters, digits and the punctuation the field's README entry lists")
+        return f"got {value!r}, which is not allowed here; {hint}"
     got = f"got {value!r} ({type(value).__name__})"
     if len(errors) > 1:
         expected = "; or ".join(dict.fromkeys(_lower_first(e["msg"]) for e in errors))
@@ -370,10 +432,12 @@ def _lower_first(text: str) -> str:
 
 _PATTERN_HINTS: dict[int | str, str] = {
     "name": "use letters, digits and '-', starting with a letter (at most 63 characters)",
+    "trail_name": "a trail name has 3 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    "organization_id": "an organization id looks like 'o-a1b2c3d4e5' ('o-' and 10 to 32 lower-case letters or digits)",
     "Sid": "statement ids allow only letters and digits",
     "regions": "write an AWS region code such as 'eu-west-1'",
-    "id": "an organization id looks like 'o-a1b2c3d4e5'; an acknowledgment id like "
-    "'AwsSolutions::AwsSolutions-KMS5' (as cdk-nag prints it after 'Acknowledge with')",
+    "acknowledgment_id": "an acknowledgment id looks like 'AwsSolutions::AwsSolutions-KMS5' (as cdk-nag prints it "
+    "after 'Acknowledge with')",
 }
 
 

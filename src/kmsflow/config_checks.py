@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from kmsflow.auditspec import LOG_RETENTION_DAYS
+from kmsflow.config_yaml import did_you_mean
 from kmsflow.keyspec import KeySettings, alias_problem
 from kmsflow.policy import rules
 from kmsflow.policy.roles import CRYPTO_ROLES, VIA_SERVICES, Role, role_fits
@@ -435,7 +436,10 @@ def _resolve(ref: str, accounts: dict[str, str], partition: str, where: str, iss
 def _unknown(kind: str, value: str, declared: Mapping[str, object]) -> str:
     names = ", ".join(declared)
     plural = "accounts" if kind == "account" else "regions"
-    return f"unknown {kind} {value!r}; declared {plural}: {names or 'none'}; add it under {plural}: or fix the name"
+    return (
+        f"unknown {kind} {value!r}{did_you_mean(value, declared)}; declared {plural}: {names or 'none'}; add it "
+        f"under {plural}: or fix the name"
+    )
 
 
 def _duplicate_alias_issues(config: KmsflowConfig) -> Iterator[Issue]:

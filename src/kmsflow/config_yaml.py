@@ -7,6 +7,8 @@ errors here. Only the YAML "safe" subset is read (no Python tags).
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +24,13 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """Parsed data, the 1-based line of every path, and each scalar's text as written in the file."""
+    """Parsed data, the 1-based line of every path, each scalar's text as written in the file, and which
+    scalars were quoted (YAML reads unquoted digits as numbers)."""
 
     data: dict[str, Any]
     lines: dict[Loc, int]
     raw: dict[Loc, str]
+    quoted: frozenset[Loc] = frozenset()
 
 
 def load_yaml(text: str, source: str) -> YamlDocument:
@@ -38,8 +42,9 @@ def load_yaml(text: str, source: str) -> YamlDocument:
             raise ConfigError(source, [ConfigIssue("", "the file is empty; start from the README's example")])
         lines: dict[Loc, int] = {}
         raw: dict[Loc, str] = {}
+        quoted: set[Loc] = set()
         issues: list[ConfigIssue] = []
-        _walk(node, (), lines, raw, issues)
+        _walk(node, (), lines, raw, issues, quoted)
         if issues:
             raise ConfigError(source, issues)
         data = loader.construct_document(node)
@@ -61,13 +66,22 @@ def load_yaml(text: str, source: str) -> YamlDocument:
             source,
             [ConfigIssue("", f"the top level must be a mapping of sections, got {type(data).__name__}", 1)],
         )
-    return YamlDocument(data, lines, raw)
+    return YamlDocument(data, lines, raw, frozenset(quoted))
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], raw: dict[Loc, str], issues: list[ConfigIssue]) -> None:
+def _walk(
+    node: yaml.Node,
+    loc: Loc,
+    lines: dict[Loc, int],
+    raw: dict[Loc, str],
+    issues: list[ConfigIssue],
+    quoted: set[Loc],
+) -> None:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         raw[loc] = str(node.value)
+        if node.style in ("'", '"'):
+            quoted.add(loc)
     elif isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -84,11 +98,11 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], raw: dict[Loc, str],
                 )
             seen.setdefault(key, line)
             lines[(*loc, key)] = line
-            _walk(value_node, (*loc, key), lines, raw, issues)
+            _walk(value_node, (*loc, key), lines, raw, issues, quoted)
             lines[(*loc, key)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*loc, index), lines, raw, issues)
+            _walk(item, (*loc, index), lines, raw, issues, quoted)
 
 
 def format_path(loc: Loc) -> str:
@@ -97,3 +111,9 @@ def format_path(loc: Loc) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'rotation_days'?"`` for the closest of ``choices`` to a misspelt ``word``, or nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -76,7 +76,7 @@ def test_a_minimal_audit_section_is_valid_with_defaults() -> None:
             "audit.bucket.expire_days",
             "expire_days (30) must be after transition_to_glacier_days (90)",
         ),
-        ({"trail_name": "a b"}, "audit.trail_name", "does not match"),
+        ({"trail_name": "a b"}, "audit.trail_name", "a trail name has 3 to 128 letters, digits"),
         ({"alarms": {"request_quota_percent": 120}}, "audit.alarms.request_quota_percent", "less than or equal to 100"),
         ({"colour": "red"}, "audit.colour", "unknown field 'colour'; allowed here: account, region, trail_name"),
     ],
@@ -91,7 +91,7 @@ def test_audit_problems(changes: dict[str, Any], path: str, fragment: str) -> No
 def test_too_many_organization_accounts_for_one_filter_pattern_is_a_config_error() -> None:
     """CloudWatch Logs caps a filter pattern at 1,024 characters; the construct refuses, the app names the field."""
     data = yaml.safe_load(yaml.safe_dump(BASE))
-    data["accounts"].update({f"a{i:02d}": {"id": f"{i:012d}"} for i in range(1, 41)})
+    data["accounts"].update({f"a{i:02d}": {"id": f"1{i:011d}"} for i in range(1, 41)})
     config = parse_config(yaml.safe_dump(data), "a.yaml")
     with pytest.raises(ConfigError) as err:
         populate(new_app(), config, source="a.yaml", nag=False)
