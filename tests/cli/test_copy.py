@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import NoCredentialsError
 from typer.testing import CliRunner
 
 from kmsflow.cli import app
@@ -27,6 +28,7 @@ class FakeStepFunctions:
         self.output = output
         self.cause = cause
         self.started: dict[str, Any] = {}
+        self.clients = 0
 
     def start_execution(self, **kwargs: Any) -> dict[str, Any]:
         self.started = kwargs
@@ -79,7 +81,13 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeStepFunctions:
             }
         },
     )
-    monkeypatch.setattr(copy_cli, "client", lambda service, region: sfn if service == "stepfunctions" else FakeSts())
+
+    def fake_client(service: str, *, region: str, config: Any) -> Any:
+        assert config is copy_cli.INTERACTIVE_CONFIG  # a person waits: short connects, few attempts
+        sfn.clients += 1
+        return sfn if service == "stepfunctions" else FakeSts()
+
+    monkeypatch.setattr(copy_cli, "client", fake_client)
     monkeypatch.setattr(copy_cli, "POLL_SECONDS", 0.0)
     monkeypatch.setattr(copy_cli.time, "sleep", lambda _: None)
     return sfn
@@ -115,7 +123,17 @@ def test_a_failed_execution_exits_1_with_its_cause(fake: FakeStepFunctions) -> N
 
 def test_start_from_an_input_file_without_following(fake: FakeStepFunctions, tmp_path: Path) -> None:
     path = tmp_path / "input.json"
-    path.write_text(json.dumps({"source": {"kind": "ebs-volume", "id": "vol-1", "region": "eu-west-1"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "source": {"kind": "ebs-volume", "id": "vol-0123456789abcdef0", "region": "eu-west-1"},
+                "destination": {
+                    "region": "eu-central-1",
+                    "kms_key_id": "arn:aws:kms:eu-central-1:222222222222:alias/dr",
+                },
+            }
+        )
+    )
     result = CliRunner().invoke(app, ["copy", "start", "--input", str(path), "--no-follow"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"started {EXECUTION}"
@@ -129,6 +147,38 @@ def test_missing_flags_and_bad_kind_are_usage_errors(fake: FakeStepFunctions) ->
     bad = CliRunner().invoke(app, [*FLAGS[:3], "disk", *FLAGS[4:]], env={"COLUMNS": "300"})
     assert bad.exit_code == 2
     assert "--kind 'disk' is not one of rds-instance" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("--destination-region", "eu-west-1"), "destination.region"),
+        (("--kms-key-id", "1234abcd-12ab-34cd-56ef-1234567890ab"), "destination.kms_key_id"),
+    ],
+    ids=["same-region-twice", "key-id-not-an-arn"],
+)
+def test_start_refuses_locally_what_the_workflow_would_refuse(
+    fake: FakeStepFunctions, change: tuple[str, str], expected: str
+) -> None:
+    """The handler's own parser runs before any AWS call: no client is even made."""
+    flags = list(FLAGS)
+    flags[flags.index(change[0]) + 1] = change[1]
+    result = CliRunner().invoke(app, flags)
+    assert result.exit_code == 2, result.output
+    assert "the execution input is invalid" in result.output
+    assert expected in result.output
+    assert fake.clients == 0
+
+
+def test_missing_credentials_say_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_credentials(service: str, *, region: str, config: Any) -> Any:
+        raise NoCredentialsError()
+
+    monkeypatch.setattr(copy_cli, "client", no_credentials)
+    result = CliRunner().invoke(app, FLAGS)
+    assert result.exit_code == 1
+    assert "no AWS credentials found; set AWS_PROFILE" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_status_shows_one_execution(fake: FakeStepFunctions) -> None:

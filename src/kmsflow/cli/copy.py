@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from kmsflow.lambdas.aws_clients import client
+from kmsflow.lambdas.aws_clients import INTERACTIVE_CONFIG, client
+from kmsflow.lambdas.errors import InvalidInput
+from kmsflow.lambdas.snapshot_copy.job import parse_input
 from kmsflow.stacks.naming import snapshot_copy_name
 
 app = typer.Typer(
@@ -34,6 +36,28 @@ POLL_SECONDS = 5.0
 def copy() -> None:
     # Keeps ``copy`` a command group.
     pass
+
+
+def check_input(payload: object) -> None:
+    """Refuse, before any AWS call, an input the workflow's first step would refuse: the same parser as the
+    handler (``kmsflow.lambdas.snapshot_copy.job.parse_input``), so both say the same. Exit 2."""
+    try:
+        parse_input(payload, {"Id": "local-check", "Name": "local-check"})
+    except InvalidInput as err:
+        typer.echo(f"kmsflow: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def aws_failure(err: Exception) -> str:
+    """An AWS error as one sentence that says what to do (botocore's own text for the rest)."""
+    if isinstance(err, NoCredentialsError):
+        return (
+            "no AWS credentials found; set AWS_PROFILE (after `aws sso login` or `aws configure`), or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), then run the command again"
+        )
+    if isinstance(err, EndpointConnectionError):
+        return f"{err}; check the region and the network (proxy, VPC endpoint), then run the command again"
+    return str(err)
 
 
 def state_machine_arn(region: str, account: str) -> str:
@@ -189,13 +213,14 @@ def start(
             tags=tag or [],
             delete_source=delete_source,
         )
+    check_input(payload)
     where = region or payload.get("source", {}).get("region")
     if not where:
         raise typer.BadParameter("--region is needed when the input names no source region")
     try:
-        sfn = client("stepfunctions", region=where)
+        sfn = client("stepfunctions", region=where, config=INTERACTIVE_CONFIG)
         if arn is None:
-            account = client("sts", region=where).get_caller_identity()["Account"]
+            account = client("sts", region=where, config=INTERACTIVE_CONFIG).get_caller_identity()["Account"]
             arn = state_machine_arn(where, account)
         started = sfn.start_execution(
             stateMachineArn=arn, name=execution_name(payload, time.time()), input=json.dumps(payload)
@@ -207,7 +232,7 @@ def start(
             typer.echo(line)
         description = sfn.describe_execution(executionArn=started["executionArn"])
     except (ClientError, BotoCoreError) as err:
-        typer.echo(f"kmsflow: {err}", err=True)
+        typer.echo(f"kmsflow: {aws_failure(err)}", err=True)
         raise typer.Exit(1) from None
     for line in summary(description):
         typer.echo(line)
@@ -226,9 +251,10 @@ def status(
             f"{execution_arn!r} is not an execution ARN (arn:aws:states:REGION:ACCOUNT:execution:...)"
         )
     try:
-        description = client("stepfunctions", region=region).describe_execution(executionArn=execution_arn)
+        sfn = client("stepfunctions", region=region, config=INTERACTIVE_CONFIG)
+        description = sfn.describe_execution(executionArn=execution_arn)
     except (ClientError, BotoCoreError) as err:
-        typer.echo(f"kmsflow: {err}", err=True)
+        typer.echo(f"kmsflow: {aws_failure(err)}", err=True)
         raise typer.Exit(1) from None
     for line in summary(description):
         typer.echo(line)

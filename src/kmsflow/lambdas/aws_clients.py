@@ -39,6 +39,14 @@ RETRY_CONFIG = Config(
     read_timeout=60,
 )
 
+#: For a person waiting at a terminal (the ``kmsflow`` command): an unreachable endpoint or a missing network
+#: fails within seconds, not after ten attempts of ten-second connects.
+INTERACTIVE_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=30,
+)
+
 #: Cached assumed-role credentials are used until this long before they expire, then the role is assumed again.
 REFRESH_MARGIN = timedelta(minutes=5)
 
@@ -127,7 +135,15 @@ def session_for(*, region: str, role_arn: str | None = None, session_name: str =
     )
 
 
-def client(service: str, *, region: str, role_arn: str | None = None, session_name: str = "kmsflow") -> Any:
-    """A boto3 client for ``service`` in ``region`` (through ``role_arn`` when given), with retries."""
+def client(
+    service: str,
+    *,
+    region: str,
+    role_arn: str | None = None,
+    session_name: str = "kmsflow",
+    config: Config = RETRY_CONFIG,
+) -> Any:
+    """A boto3 client for ``service`` in ``region`` (through ``role_arn`` when given), with retries
+    (:data:`RETRY_CONFIG` for handlers, :data:`INTERACTIVE_CONFIG` for commands a person waits on)."""
     session = session_for(region=region, role_arn=role_arn, session_name=session_name)
-    return session.client(service, region_name=region, config=RETRY_CONFIG)
+    return session.client(service, region_name=region, config=config)
