@@ -180,3 +180,43 @@ def test_malformed_records_are_counted_and_make_the_report_incomplete() -> None:
     assert report.sources.records_skipped == 2
     assert report.sources.records_kms == 1
     assert not report.complete
+
+
+def test_refused_calls_are_counted_apart_from_uses() -> None:
+    """A principal of another account that KMS refused did not *use* the key: the report says so."""
+    from kmsflow.audit.usage.render import render_table
+
+    agg = UsageAggregator()
+    agg.add_records(
+        [
+            f.kms_event("Decrypt", PARTNER_ROLE, key=f.key_arn(1)),
+            f.kms_event("Decrypt", PARTNER_ROLE, key=f.key_arn(1), error_code="AccessDenied"),
+            f.kms_event("Decrypt", PARTNER_ROLE, key=f.key_arn(1), error_code="AccessDenied"),
+        ]
+    )
+    report = agg.report()
+    (external,) = report.external_principals
+    assert (external.count, external.refused) == (1, 2)
+    assert external.as_json()["refused"] == 2
+    table = render_table(report)
+    assert "2 group(s): 1 use(s), 2 refused call(s) (ERROR column)." in table
+    assert f"used {f.key_arn(1)} (account {f.ACCOUNT}) 1 time(s), refused 2 time(s)" in table
+
+
+def test_malformed_records_are_named_by_file_and_position() -> None:
+    from kmsflow.audit.usage.render import render_table
+
+    agg = UsageAggregator()
+    good = f.kms_event("Decrypt", ALICE, key=f.key_arn(1))
+    agg.add_records([good, {"eventSource": "kms.amazonaws.com", "eventTime": 7}, good], "AWSLogs/a.json.gz")
+    agg.add_skipped(1, "LookupEvents eu-west-1 page 2")
+    report = agg.report()
+    assert report.sources.malformed == [("AWSLogs/a.json.gz", 1), ("LookupEvents eu-west-1 page 2", None)]
+    assert report.sources.as_json()["malformed"] == [
+        {"source": "AWSLogs/a.json.gz", "record": 1},
+        {"source": "LookupEvents eu-west-1 page 2", "record": None},
+    ]
+    table = render_table(report)
+    assert "  AWSLogs/a.json.gz: record 1" in table
+    assert "  LookupEvents eu-west-1 page 2: an event that is not JSON" in table
+    assert not report.complete

@@ -112,8 +112,9 @@ class UsageAggregator:
 
     # ------------------------------------------------------------------ input
 
-    def add_records(self, records: Iterable[Any]) -> None:
-        """Count a batch of records (one file's ``Records``, one API page). The hot loop of the report."""
+    def add_records(self, records: Iterable[Any], source: str = "") -> None:
+        """Count a batch of records (one file's ``Records``, one API page, named by ``source``). The hot loop of
+        the report."""
         counts = self._counts
         get = counts.get
         read = read_record
@@ -128,6 +129,7 @@ class UsageAggregator:
                     other += 1
                 else:
                     skipped += 1
+                    self.stats.note_malformed(source, total - 1)
                 continue
             kms += 1
             event_time, keys, group = event
@@ -152,10 +154,12 @@ class UsageAggregator:
         if assignment is not None:
             self.aliases.learn(assignment[0], assignment[1], event_time)
 
-    def add_skipped(self, count: int = 1) -> None:
+    def add_skipped(self, count: int = 1, source: str = "") -> None:
         """Records that could not even be handed over (an API event whose JSON does not parse)."""
         self.stats.records_read += count
         self.stats.records_skipped += count
+        for _ in range(count):
+            self.stats.note_malformed(source, None)
 
     def file_read(self) -> None:
         self.stats.files_read += 1
@@ -211,14 +215,15 @@ class UsageAggregator:
 def external_principals(rows: Iterable[UsageRow]) -> list[ExternalPrincipal]:
     """Principals whose account differs from the account of the key they used (services excluded: they have no
     account of their own in CloudTrail), most frequent first."""
-    totals: dict[tuple[str, str, str, str, str], int] = {}
+    totals: dict[tuple[str, str, str, str, str], list[int]] = {}
     for row in rows:
         key_account = arn_account(row.key)
         if row.principal_type == SERVICE or not row.principal_account or not key_account:
             continue
         if row.principal_account != key_account:
             slot = (row.principal, row.principal_type, row.principal_account, row.key, key_account)
-            totals[slot] = totals.get(slot, 0) + row.count
-    found = [ExternalPrincipal(*slot, count) for slot, count in totals.items()]
-    found.sort(key=lambda e: (-e.count, e.principal, e.key))
+            counts = totals.setdefault(slot, [0, 0])
+            counts[1 if row.error_code else 0] += row.count  # a refused call is an attempt, not a use
+    found = [ExternalPrincipal(*slot, used, refused) for slot, (used, refused) in totals.items()]
+    found.sort(key=lambda e: (-(e.count + e.refused), e.principal, e.key))
     return found

@@ -16,12 +16,12 @@ def consume(aggregator: UsageAggregator, unit: Unit) -> None:
     """Hand one file or API page to the aggregator."""
     if isinstance(unit, LogFile):
         aggregator.file_read()
-        aggregator.add_records(unit.records)
+        aggregator.add_records(unit.records, unit.name)
     elif isinstance(unit, ApiPage):
         aggregator.api_page()
-        aggregator.add_records(unit.records)
+        aggregator.add_records(unit.records, unit.name)
         if unit.malformed:
-            aggregator.add_skipped(unit.malformed)
+            aggregator.add_skipped(unit.malformed, unit.name)
     elif isinstance(unit, BadLog):
         aggregator.file_bad(unit.name, unit.reason)
     elif isinstance(unit, IgnoredLog):

@@ -67,8 +67,9 @@ def render_table(report: UsageReport) -> str:
         lines += _columns(report.usage)
     else:
         lines.append("No KMS events in the window (after filters).")
-    total = sum(row.count for row in report.usage)
-    lines += ["", f"{len(report.usage)} group(s), {total} use(s)."]
+    used = sum(row.count for row in report.usage if not row.error_code)
+    refused = sum(row.count for row in report.usage if row.error_code)
+    lines += ["", f"{len(report.usage)} group(s): {used} use(s), {refused} refused call(s) (ERROR column)."]
     if report.unused_keys:
         lines += ["", f"Keys with no use in the window ({len(report.unused_keys)}):"]
         lines += [
@@ -78,6 +79,7 @@ def render_table(report: UsageReport) -> str:
         lines += ["", "Principals from other accounts than the key's:"]
         lines += [
             f"  {e.principal} (account {e.principal_account}) used {e.key} (account {e.key_account}) {e.count} time(s)"
+            + (f", refused {e.refused} time(s)" if e.refused else "")
             for e in report.external_principals
         ]
     stats = report.sources
@@ -88,6 +90,13 @@ def render_table(report: UsageReport) -> str:
         f"{stats.records_other_services} of other services, {stats.records_outside_window} outside the window, "
         f"{stats.records_skipped} malformed (skipped); {stats.files_ignored} digest/Insights file(s) ignored.",
     ]
+    if stats.malformed:
+        more = stats.records_skipped - len(stats.malformed)
+        lines += [f"Malformed records, skipped{f' (first {len(stats.malformed)})' if more > 0 else ''}:"]
+        lines += [
+            f"  {source or '(input)'}: " + (f"record {index}" if index is not None else "an event that is not JSON")
+            for source, index in stats.malformed
+        ]
     if stats.files_bad:
         lines += [f"Bad files ({len(stats.files_bad)}), skipped:"]
         lines += [f"  {bad.path}: {bad.reason}" for bad in stats.files_bad]

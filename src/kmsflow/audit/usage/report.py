@@ -6,11 +6,11 @@ JSON (``--format json``)::
                 "operation", "account", "region", "service", "error_code", "count"}, ...],
      "unused_keys": [{"key", "key_aliases"}, ...],
      "external_principals": [{"principal", "principal_type", "principal_account", "key", "key_account",
-                              "count"}, ...],
+                              "count", "refused"}, ...],
      "window": {"since", "until"},
      "sources": {"files_read", "files_bad": [{"path", "reason"}], "files_ignored", "api_pages",
                  "records_read", "records_kms", "records_skipped", "records_other_services",
-                 "records_outside_window"},
+                 "records_outside_window", "malformed": [{"source", "record"}]},
      "complete": true}
 
 ``key_kind`` is ``key`` (a key ARN), ``unresolved-alias`` (the key was named by an alias that no input
@@ -78,7 +78,8 @@ class UnusedKey:
 
 @dataclass(frozen=True)
 class ExternalPrincipal:
-    """A principal of another account than the key's, with how often it used that key."""
+    """A principal of another account than the key's, with how often it used that key (``count``: calls that
+    succeeded) and how often KMS refused it (``refused``: calls with an error code, AccessDenied among them)."""
 
     principal: str
     principal_type: str
@@ -86,6 +87,7 @@ class ExternalPrincipal:
     key: str
     key_account: str
     count: int
+    refused: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,11 +112,23 @@ class SourceStats:
     records_skipped: int = 0
     records_other_services: int = 0
     records_outside_window: int = 0
+    #: Where the malformed records are: (file or API page, position in its ``Records``; None: an API event
+    #: whose JSON did not parse), the first :data:`MALFORMED_NAMED` of them.
+    malformed: list[tuple[str, int | None]] = field(default_factory=list)
+
+    def note_malformed(self, source: str, index: int | None) -> None:
+        if len(self.malformed) < MALFORMED_NAMED:
+            self.malformed.append((source, index))
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["files_bad"] = [{"path": bad.path, "reason": bad.reason} for bad in self.files_bad]
+        data["malformed"] = [{"source": source, "record": index} for source, index in self.malformed]
         return data
+
+
+#: How many malformed records the report names one by one (all are counted).
+MALFORMED_NAMED = 20
 
 
 @dataclass(frozen=True)
