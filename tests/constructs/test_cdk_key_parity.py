@@ -235,3 +235,11 @@ def test_key_id_and_sign_verify_as_aws_kms_key() -> None:
     assert grant.success
     with pytest.raises(KeyPolicyError, match="grant_decrypt needs a key with usage ENCRYPT_DECRYPT"):
         signing.grant_decrypt(iam.Role(stack, "D", assumed_by=iam.AccountRootPrincipal()))
+
+
+def test_the_constructors_show_their_parameters() -> None:
+    """jsii's metaclass would make every signature ``(*args, **kwargs)`` for help() and editors."""
+    import inspect
+
+    assert list(inspect.signature(KmsflowReplicaKey).parameters)[:3] == ["scope", "id", "primary"]
+    assert "spec" in inspect.signature(KmsflowKey).parameters

@@ -6,6 +6,7 @@ the key in CloudFormation (the old one is retained, not deleted, because keys de
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -269,6 +270,14 @@ class KeyGrants:
             raise KeyPolicyError(f"{_path(self)}: {problem}")
 
 
+def show_init_signature(cls: type[Any]) -> type[Any]:
+    """Make ``inspect.signature(cls)`` (``help``, notebooks, editors that ask it) show ``cls.__init__``'s
+    parameters: jsii's metaclass defines ``__call__(*args, **kwargs)``, which would be shown instead."""
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
+    cls.__signature__ = inspect.Signature(parameters)
+    return cls
+
+
 def _scope(key: KeyGrants) -> Construct:
     """Every KeyGrants is also a Construct (the mixin is used only with one)."""
     assert isinstance(key, Construct)
@@ -414,6 +423,7 @@ def alias_construct_id(alias: str) -> str:
     return "Alias" + alias.removeprefix("alias/").replace("/", "_")
 
 
+@show_init_signature
 @jsii.implements(kms.IKey)
 class KmsflowKey(KeyGrants, Construct):
     """A customer managed key with a default or role-based policy, aliases, rotation and retention; an
@@ -504,6 +514,7 @@ class KmsflowKey(KeyGrants, Construct):
         return ImportedKmsflowKey(scope, id, key_arn=key_arn, spec=spec, usage=usage)
 
 
+@show_init_signature
 @jsii.implements(kms.IKey)
 class ImportedKmsflowKey(KeyGrants, Construct):
     """A key defined outside this app: grants add IAM statements scoped to its ARN (its own policy decides the

@@ -19,11 +19,13 @@ from kmsflow.constructs.keys.key import (
     alias_construct_id,
     build_policy_document,
     check_aliases,
+    show_init_signature,
 )
 from kmsflow.constructs.keys.policy import CustomKeyPolicy, RootAccess
 from kmsflow.errors import KeyConfigurationError
 
 
+@show_init_signature
 @jsii.implements(kms.IKey)
 class KmsflowReplicaKey(KeyGrants, Construct):
     """A replica of ``primary`` (a multi-region :class:`KmsflowKey`, or an imported key with its settings) in
