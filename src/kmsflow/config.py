@@ -358,8 +358,21 @@ def _without_unknown_fields(data: dict[str, Any], err: ValidationError) -> Kmsfl
 
 
 def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
-    """By line, then path (issues without a line last), as a reader goes through the file."""
-    return sorted(issues, key=lambda issue: (issue.line is None, issue.line or 0, issue.path))
+    """By line, then path (issues without a line last), as a reader goes through the file; the same message at
+    several paths (one misspelt region name used by every key) is one root cause: reported once, at its first
+    place, naming the others."""
+    ordered = sorted(issues, key=lambda issue: (issue.line is None, issue.line or 0, issue.path))
+    by_message: dict[str, list[ConfigIssue]] = {}
+    for issue in ordered:
+        by_message.setdefault(issue.message, []).append(issue)
+    merged = []
+    for same in by_message.values():
+        first, others = same[0], same[1:]
+        if others:
+            where = ", ".join(f"{o.path} (line {o.line})" if o.line else o.path for o in others)
+            first = ConfigIssue(first.path, f"{first.message} (the same at {where})", first.line)
+        merged.append(first)
+    return merged
 
 
 _PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")

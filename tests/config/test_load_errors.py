@@ -1313,3 +1313,14 @@ def test_misspelt_names_get_a_suggestion() -> None:
     # Nothing close: no suggestion.
     far = load_error(THREE_FAULTS.replace("colour: blue", "zzz: 1"))
     assert "did you mean" not in far.issues[0].message
+
+
+def test_one_misspelt_declaration_is_one_error_naming_every_place() -> None:
+    """regions: {primry: ...} breaks every reference to 'primary': one root cause, one error, every place named."""
+    text = dump(default_data()).replace("  primary: eu-west-1", "  primry: eu-west-1")
+    err = load_error(text)
+    (issue,) = err.issues
+    assert issue.path == "keys[0].region"
+    assert issue.message.startswith("unknown region 'primary'; did you mean 'primry'?")
+    assert "(the same at keys[1].region (line " in issue.message
+    assert "workflows.snapshot_copy[0].region (line " in issue.message
