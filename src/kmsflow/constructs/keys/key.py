@@ -163,6 +163,11 @@ class KeyGrants:
         """Give ``grantee`` ``actions`` on this key, as ``aws_kms.Key.grant`` (aws-cdk's services call it for
         their resources' grants): an IAM statement on the key's ARN and, where KMS needs it, a key-policy
         statement for the grantee (see the class docstring)."""
+        if self.policy_document is None:
+            return self.key.grant(grantee, *actions)  # an imported key: its own policy decides
+        # Checked here, in Python: a guard failing inside aws-cdk's Grant would surface as a JavaScript error.
+        prospective = iam.PolicyStatement(principals=[grantee.grant_principal], actions=list(actions), resources=["*"])
+        check_added_statement(_scope(self), self.policy_document, prospective)
         options: dict[str, Any] = {
             "grantee": grantee,
             "actions": list(actions),
@@ -170,11 +175,6 @@ class KeyGrants:
             "resource": self,
             "resource_self_arns": ["*"],
         }
-        if self.policy_document is None:
-            return self.key.grant(grantee, *actions)  # an imported key: its own policy decides
-        # Checked here, in Python: a guard failing inside aws-cdk's Grant would surface as a JavaScript error.
-        prospective = iam.PolicyStatement(principals=[grantee.grant_principal], actions=list(actions), resources=["*"])
-        check_added_statement(_scope(self), self.policy_document, prospective)
         if self.delegates_to_iam and _same_account(grantee, _scope(self)):
             return iam.Grant.add_to_principal_or_resource(**options)
         return iam.Grant.add_to_principal_and_resource(**options)
