@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kmsflow.config_checks import semantic_issues
+from kmsflow.config_checks import principal_lists, semantic_issues
 from kmsflow.config_yaml import Loc, YamlDocument, did_you_mean, format_path, load_yaml
 from kmsflow.errors import ConfigError, ConfigIssue
 from kmsflow.keyspec import KeySettings, SettingProblem, resolve_key_settings
@@ -248,9 +248,8 @@ class KmsflowConfig(_Strict):
             if p.mode == "default":
                 continue
             where = f"keys[{key.name}]"
-            for refs in (p.administrators, p.users, p.signers, p.verifiers, p.public_key_encrypters, p.mac_users):
+            for _, _, refs in principal_lists(p):
                 add(refs, where)
-            add(p.service_users.principals if p.service_users else [], where)
             for access in p.cross_account:
                 add(access.principals, where)
         if self.audit is not None:

@@ -294,7 +294,7 @@ def _policy_issues(config: KmsflowConfig, key: KeyConfig, settings: KeySettings 
     accounts = config.account_ids
     issues: list[Issue] = []
     resolved: dict[Role, list[str]] = defaultdict(list)
-    for role, where, refs in _principal_lists(policy):
+    for role, where, refs in principal_lists(policy):
         for i, ref in enumerate(refs):
             principal = _resolve(ref, accounts, config.partition, f"{path}.{where}[{i}]", issues)
             if principal and principal.account_name != key.account:
@@ -320,7 +320,7 @@ def _policy_issues(config: KmsflowConfig, key: KeyConfig, settings: KeySettings 
 
 
 def _given_roles(policy: PolicyConfig) -> list[Role]:
-    given = [role for role, _, refs in _principal_lists(policy) if refs]
+    given = [role for role, _, refs in principal_lists(policy) if refs]
     if policy.cross_account:
         given.append(Role.CROSS_ACCOUNT)
     if policy.organizations:
@@ -328,7 +328,7 @@ def _given_roles(policy: PolicyConfig) -> list[Role]:
     return given
 
 
-def _principal_lists(policy: PolicyConfig) -> Iterator[tuple[Role, str, list[str]]]:
+def principal_lists(policy: PolicyConfig) -> Iterator[tuple[Role, str, list[str]]]:
     """(role, its path under ``policy``, its principal references) for every role given by principals."""
     for role in PRINCIPAL_ROLES:
         yield role, str(role), getattr(policy, str(role))

@@ -24,9 +24,9 @@ from kmsflow.constructs.keys.policy import (
     ROLE_SIDS,
     CustomKeyPolicy,
     PolicyContext,
-    RootAccess,
     custom_statements,
     default_statements,
+    policy_delegates_to_iam,
 )
 from kmsflow.constructs.keys.role_grants import grant_to_role
 from kmsflow.constructs.nag.acknowledge import acknowledge
@@ -477,7 +477,7 @@ class KmsflowKey(KeyGrants, Construct):
         self.partition = partition
         s = self.settings
         self.policy_document = build_policy_document(self, settings=s, policy=policy, partition=partition)
-        self.delegates_to_iam = policy is None or policy.root_access is RootAccess.FULL
+        self.delegates_to_iam = policy_delegates_to_iam(policy)
         self.key: kms.Key = kms.Key(
             self,
             "Key",

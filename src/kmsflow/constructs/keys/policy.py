@@ -135,6 +135,12 @@ class PolicyContext:
         return f"arn:{self.partition}:iam::{self.account}:root"
 
 
+def policy_delegates_to_iam(policy: CustomKeyPolicy | None) -> bool:
+    """Whether a key policy lets IAM policies of the key's own account decide (the account root holds
+    ``kms:*``): the KMS default policy (``None``) or ``root_access: full``."""
+    return policy is None or policy.root_access is RootAccess.FULL
+
+
 def default_statements(ctx: PolicyContext) -> list[iam.PolicyStatement]:
     """KMS's default key policy: the account root holds ``kms:*`` and IAM policies decide."""
     return [

@@ -21,7 +21,7 @@ from kmsflow.constructs.keys.key import (
     check_aliases,
     show_init_signature,
 )
-from kmsflow.constructs.keys.policy import CustomKeyPolicy, RootAccess
+from kmsflow.constructs.keys.policy import CustomKeyPolicy, policy_delegates_to_iam
 from kmsflow.errors import KeyConfigurationError
 
 
@@ -64,7 +64,7 @@ class KmsflowReplicaKey(KeyGrants, Construct):
         self.settings = settings
         self.partition = partition
         self.policy_document = build_policy_document(self, settings=settings, policy=policy, partition=partition)
-        self.delegates_to_iam = policy is None or policy.root_access is RootAccess.FULL
+        self.delegates_to_iam = policy_delegates_to_iam(policy)
         self.cfn_replica = kms.CfnReplicaKey(
             self,
             "Replica",
