@@ -102,8 +102,8 @@ def test_client_goes_through_the_module_session_for(monkeypatch: pytest.MonkeyPa
         return original(region=kwargs["region"])
 
     monkeypatch.setattr(aws_clients, "session_for", recording)
-    client("kms", region=REGION, role_arn=TARGET_ROLE, session_name="s")
-    assert calls == [{"region": REGION, "role_arn": TARGET_ROLE, "session_name": "s"}]
+    client("kms", region=REGION, role_arn=TARGET_ROLE, session_name="s", external_id="x-1")
+    assert calls == [{"region": REGION, "role_arn": TARGET_ROLE, "session_name": "s", "external_id": "x-1"}]
 
 
 # ------------------------------------------------------------------------------------------ shared model loader
@@ -179,6 +179,25 @@ def test_credentials_are_cached_per_role_session_name_and_region(api_calls: Coun
     _access_key(role_arn=TARGET_ROLE)
     _access_key(role_arn=TARGET_ROLE, session_name="other")
     assert api_calls["AssumeRole"] == 4
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_external_id_reaches_sts_and_keys_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target account's role trusts only callers that present its external id: it goes into AssumeRole, and
+    credentials assumed with one external id are not reused for another (or for none)."""
+    sent: list[Any] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def recording(self: Any, operation_name: str, api_params: Any) -> Any:
+        if operation_name == "AssumeRole":
+            sent.append(api_params.get("ExternalId"))
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    client("kms", region=REGION, role_arn=TARGET_ROLE, external_id="kmsflow-share-1")
+    client("kms", region=REGION, role_arn=TARGET_ROLE, external_id="kmsflow-share-1")
+    client("kms", region=REGION, role_arn=TARGET_ROLE)
+    assert sent == ["kmsflow-share-1", None]
 
 
 @pytest.mark.usefixtures("aws")

@@ -12,7 +12,7 @@ several clients per invocation:
   loader of the first one, so each model is parsed once per process. Only the loader is shared: every call
   still gets a fresh Session, so credentials (environment variables, profile, container role) are resolved
   per call exactly as before, and nothing about one client leaks into the next.
-* **Assumed-role credentials**, per (role, session name, region), until :data:`REFRESH_MARGIN` before their
+* **Assumed-role credentials**, per (role, session name, external id, region), until :data:`REFRESH_MARGIN` before their
   ``Expiration``: one ``sts:AssumeRole`` per role and container instead of one per client. Clients are
   short-lived (one invocation, one CLI step), so each gets credentials valid for at least that margin.
 
@@ -64,7 +64,7 @@ class _RoleCredentials:
 # both assume the role: harmless, the later credentials win).
 _lock = threading.Lock()
 _loader: Any = None
-_role_credentials: dict[tuple[str, str, str], _RoleCredentials] = {}
+_role_credentials: dict[tuple[str, str, str | None, str], _RoleCredentials] = {}
 
 
 def reset(*, keep_models: bool = False) -> None:
@@ -103,15 +103,18 @@ def _new_session(**kwargs: Any) -> Any:
     return session
 
 
-def _assumed(*, region: str, role_arn: str, session_name: str) -> _RoleCredentials:
+def _assumed(*, region: str, role_arn: str, session_name: str, external_id: str | None) -> _RoleCredentials:
     """The role's credentials: cached ones while they have more than :data:`REFRESH_MARGIN` left, else new."""
-    key = (role_arn, session_name, region)
+    key = (role_arn, session_name, external_id, region)
     with _lock:
         cached = _role_credentials.get(key)
     if cached is not None and _now() < cached.expiration - REFRESH_MARGIN:
         return cached
     sts = _new_session(region_name=region).client("sts", region_name=region, config=RETRY_CONFIG)
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    params = {"RoleArn": role_arn, "RoleSessionName": session_name[:64]}
+    if external_id is not None:
+        params["ExternalId"] = external_id
+    creds = sts.assume_role(**params)["Credentials"]
     fresh = _RoleCredentials(
         access_key_id=creds["AccessKeyId"],
         secret_access_key=creds["SecretAccessKey"],
@@ -123,11 +126,14 @@ def _assumed(*, region: str, role_arn: str, session_name: str) -> _RoleCredentia
     return fresh
 
 
-def session_for(*, region: str, role_arn: str | None = None, session_name: str = "kmsflow") -> Any:
-    """A boto3 session in ``region``; with ``role_arn``, one holding that role's temporary credentials."""
+def session_for(
+    *, region: str, role_arn: str | None = None, session_name: str = "kmsflow", external_id: str | None = None
+) -> Any:
+    """A boto3 session in ``region``; with ``role_arn``, one holding that role's temporary credentials (assumed
+    with ``external_id`` when the role's trust policy asks for one: a role of another account)."""
     if role_arn is None:
         return _new_session(region_name=region)
-    creds = _assumed(region=region, role_arn=role_arn, session_name=session_name)
+    creds = _assumed(region=region, role_arn=role_arn, session_name=session_name, external_id=external_id)
     return _new_session(
         aws_access_key_id=creds.access_key_id,
         aws_secret_access_key=creds.secret_access_key,
@@ -142,9 +148,10 @@ def client(
     region: str,
     role_arn: str | None = None,
     session_name: str = "kmsflow",
+    external_id: str | None = None,
     config: Config = RETRY_CONFIG,
 ) -> Any:
     """A boto3 client for ``service`` in ``region`` (through ``role_arn`` when given), with retries
     (:data:`RETRY_CONFIG` for handlers, :data:`INTERACTIVE_CONFIG` for commands a person waits on)."""
-    session = session_for(region=region, role_arn=role_arn, session_name=session_name)
+    session = session_for(region=region, role_arn=role_arn, session_name=session_name, external_id=external_id)
     return session.client(service, region_name=region, config=config)

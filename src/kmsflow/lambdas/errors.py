@@ -181,6 +181,85 @@ class CopyFailed(WorkflowError):
     )
 
 
+# --- Snapshot share (Workflows II) --------------------------------------------------------------------------
+
+
+class TargetNotDeclared(InvalidInput):
+    """The target account or region is not declared for this share machine (or the key is not of the target)."""
+
+    remedy = (
+        "share only with an account and region listed under the machine's workflows.snapshot_share[i].targets in"
+        " kmsflow.yaml (add it there and deploy both the workflows and the share-target stacks), and name a key of"
+        " that account and region in target.kms_key_id"
+    )
+
+
+class SharingKeyMissing(WorkflowError):
+    """The machine was deployed without a sharing key in the source snapshot's region."""
+
+    remedy = (
+        "list a sharing key of that region under workflows.snapshot_share[i].sharing_keys and its region under"
+        " source_regions in kmsflow.yaml, deploy, then start the same input again"
+    )
+
+
+class TargetRoleNotAssumable(WorkflowError):
+    """The target account's copy role refused to be assumed (missing, or its trust policy does not admit us)."""
+
+    remedy = (
+        "deploy the target's stack kmsflow-share-target-<account>-<region> (its copy role trusts this machine's"
+        " target-copy step with the configured external id), then start the same input again"
+    )
+
+
+class TargetKeyNotUsable(WorkflowError):
+    """The target key is missing, disabled, not symmetric, not of the target region, or not usable by the role."""
+
+    remedy = (
+        "name in target.kms_key_id an enabled symmetric key of the target account and region that is listed under"
+        " targets[j].keys (its grant helpers let the copy role use it), deploy, then start the same input again"
+    )
+
+
+class IntermediateKeyMissing(WorkflowError):
+    """A shared Aurora cluster snapshot must first be copied in its own region, and the target key has no
+    replica there to encrypt that intermediate copy."""
+
+    remedy = (
+        "make the target key multi-Region with a replica in the source region (keys[].replicas in kmsflow.yaml),"
+        " deploy, then start the same input again; or share to a target region equal to the source region"
+    )
+
+
+class SharedKeyNotYetUsable(WorkflowError):
+    """The target could not use the shared snapshot's key yet: KMS grants are eventually consistent.
+
+    The state machine retries this error with back-off; if it persists, the grant is missing or was retired.
+    """
+
+    remedy = (
+        "the state machine retries with back-off while the grant propagates; if it keeps failing, check that the"
+        " sharing key's policy lets the open-access step create grants for the target copy role, then start the"
+        " same input again"
+    )
+
+
+class ShareQuotaExceeded(WorkflowError):
+    """The snapshot is already shared with as many accounts as its service allows (RDS: 20)."""
+
+    remedy = "remove accounts that no longer need the snapshot from its share, then start the same input again"
+
+
+class RevocationIncomplete(WorkflowError):
+    """Some access opened for the copy (a share, a grant, a temporary snapshot) could not be removed."""
+
+    remedy = (
+        "remove what is listed by hand (ModifyDBSnapshotAttribute / ModifySnapshotAttribute ValuesToRemove,"
+        " kms retire-grant or revoke-grant, delete the temporary snapshot), or start the same input again: its"
+        " revocation runs again"
+    )
+
+
 def remedy_for(error_type: str) -> str | None:
     """The standard remedy of a named error class, or ``None`` for errors that kmsflow does not raise."""
     cls = globals().get(error_type)

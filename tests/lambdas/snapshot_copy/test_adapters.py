@@ -171,15 +171,25 @@ def test_ebs_find_copy_prefers_an_available_copy_over_a_failed_one(world: World)
 
     ec2 = client("ec2", DESTINATION_REGION)
     volume = ec2.create_volume(AvailabilityZone=f"{DESTINATION_REGION}a", Size=1)["VolumeId"]
-    spec = [{"ResourceType": "snapshot", "Tags": [{"Key": "kmsflow:job-id", "Value": "0123456789abcdef"}]}]
+    tags = [
+        {"Key": "kmsflow:job-id", "Value": "0123456789abcdef"},
+        {"Key": "Name", "Value": "kmsflow-0123456789abcdef"},
+    ]
+    spec = [{"ResourceType": "snapshot", "Tags": tags}]
     failed = ec2.create_snapshot(VolumeId=volume, TagSpecifications=spec)["SnapshotId"]
     good = ec2.create_snapshot(VolumeId=volume, TagSpecifications=spec)["SnapshotId"]
+    # The job's own source snapshot in the same region (a share's copy in place) carries the job tag too.
+    source_spec = [
+        {"ResourceType": "snapshot", "Tags": [tags[0], {"Key": "Name", "Value": "kmsflow-0123456789abcdef-src"}]}
+    ]
+    ec2.create_snapshot(VolumeId=volume, TagSpecifications=source_spec)
     set_moto_status("ebs", DESTINATION_REGION, failed, "error")
     adapter = adapter_for("ebs", source_region=SOURCE_REGION, destination_region=DESTINATION_REGION)
     found = adapter.find_copy("kmsflow-0123456789abcdef", job_id="0123456789abcdef")
     assert found is not None
     assert (found.snapshot_id, found.status) == (good, "available")
     assert adapter.find_copy("kmsflow-fedcba9876543210", job_id="fedcba9876543210") is None
+    assert adapter.find_copy("kmsflow-0123456789abcdef-share", job_id="0123456789abcdef") is None
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ from kmsflow.lambdas.snapshot_copy.job import (
     TAG_EXECUTION,
     TAG_JOB_ID,
     Job,
+    JobSource,
     copy_snapshot_id,
     copy_tags,
     describe,
@@ -84,10 +85,18 @@ def validate(event: Mapping[str, Any], context: Any) -> Job:
 def prepare_source(event: Mapping[str, Any], context: Any) -> Job:
     """Snapshot the instance, cluster or volume once per job (a rerun reuses it), or look up the given snapshot."""
     job = _job(event)
-    source, adapter = job["source"], _adapter(job)
+    take_source(job["source"], _adapter(job), snapshot_id=source_snapshot_id(job), tags=job_tags(job))
+    job["wait"] = backoff.initial()
+    job["last_step"] = "prepare_source"
+    return job
+
+
+def take_source(source: JobSource, adapter: SnapshotAdapter, *, snapshot_id: str, tags: Mapping[str, str]) -> None:
+    """Fill ``source`` with its snapshot: made once as ``snapshot_id`` (tagged ``tags``) from an instance, cluster
+    or volume, or the given snapshot looked up. Shared by every workflow that starts from a source."""
     created = not KINDS[source["kind"]].snapshot_given
     if created:
-        record = adapter.create_source_snapshot(source["id"], snapshot_id=source_snapshot_id(job), tags=job_tags(job))
+        record = adapter.create_source_snapshot(source["id"], snapshot_id=snapshot_id, tags=tags)
     else:
         record = adapter.resolve_source_snapshot(source["id"])
     _require_copyable(adapter, record)
@@ -96,9 +105,6 @@ def prepare_source(event: Mapping[str, Any], context: Any) -> Job:
     source["snapshot_arn"] = record.arn
     source["kms_key_id"] = record.kms_key_id
     source["status"] = record.status
-    job["wait"] = backoff.initial()
-    job["last_step"] = "prepare_source"
-    return job
 
 
 def _require_copyable(adapter: SnapshotAdapter, record: SnapshotRecord) -> None:
@@ -112,16 +118,19 @@ def _require_copyable(adapter: SnapshotAdapter, record: SnapshotRecord) -> None:
 def check_source(event: Mapping[str, Any], context: Any) -> Job:
     """Status of the source snapshot; while it is pending, the next wait follows its progress (``backoff``)."""
     job = _job(event)
-    source = job["source"]
-    record = _adapter(job).source_status(source["snapshot_id"])
+    job["wait"] = source_progress(job["source"], _adapter(job), job["wait"])
+    job["last_step"] = "check_source"
+    return job
+
+
+def source_progress(source: JobSource, adapter: SnapshotAdapter, wait: backoff.JobWait) -> backoff.JobWait:
+    """Update ``source``'s status and key from its snapshot; the next wait while it is pending (else ``wait``)."""
+    record = adapter.source_status(source["snapshot_id"])
     if record.status == FAILED:
         raise SourceSnapshotFailed(f"source snapshot {record.snapshot_id} in {record.region} is {record.raw_status}")
     source["status"] = record.status
     source["kms_key_id"] = record.kms_key_id
-    if record.status == PENDING:
-        job["wait"] = backoff.next_wait(job["wait"], record.progress)
-    job["last_step"] = "check_source"
-    return job
+    return backoff.next_wait(wait, record.progress) if record.status == PENDING else wait
 
 
 # --- destination key -------------------------------------------------------------------------------------------

@@ -46,11 +46,22 @@ class SnapshotRecord(SnapshotRef):
     progress: int | None = None
 
 
+@dataclass(frozen=True)
+class RoleRef:
+    """A role that an adapter's clients act through (another account's, for the share's target copy)."""
+
+    role_arn: str
+    external_id: str | None = None
+    session_name: str = "kmsflow"
+
+
 class SnapshotAdapter(Protocol):
-    """The operations the workflow needs from a snapshot family, between one source and one destination region.
+    """The operations the workflow needs from a snapshot family, between one source and one destination region,
+    in one account (the caller's, or ``role``'s when the adapter was made with one).
 
     ``resolve_source_snapshot`` and ``source_status`` work in the source region; ``copy``, ``copy_status`` and
-    ``find_copy`` in the destination region; ``tag`` and ``delete_snapshot`` wherever the reference points.
+    ``find_copy`` in the destination region; ``tag``, ``delete_snapshot`` and the sharing calls wherever the
+    reference points. A copy may stay in its region (source region = destination region).
     """
 
     family: str
@@ -97,17 +108,42 @@ class SnapshotAdapter(Protocol):
         """Delete the snapshot; False if it was already gone."""
         ...
 
+    def shared_with(self, ref: SnapshotRef) -> list[str]:
+        """The accounts the snapshot is shared with (RDS ``restore`` attribute, EBS ``createVolumePermission``)."""
+        ...
+
+    def share(self, ref: SnapshotRef, account: str) -> None:
+        """Share the snapshot with ``account`` (never ``all``); ShareQuotaExceeded if its service allows no more."""
+        ...
+
+    def unshare(self, ref: SnapshotRef, account: str) -> bool:
+        """Stop sharing the snapshot with ``account``; False if the snapshot is gone."""
+        ...
+
 
 class ClientCache:
-    """boto3 clients of one service per region, made on first use so that nothing connects at import."""
+    """boto3 clients of one service per region (through ``role`` when given), made on first use so that nothing
+    connects at import."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, role: RoleRef | None = None) -> None:
         self._service = service
+        self._role = role
         self._clients: dict[str, Any] = {}
 
     def __call__(self, region: str) -> Any:
         if region not in self._clients:
-            self._clients[region] = aws_clients.client(self._service, region=region)
+            role = self._role
+            self._clients[region] = (
+                aws_clients.client(self._service, region=region)
+                if role is None
+                else aws_clients.client(
+                    self._service,
+                    region=region,
+                    role_arn=role.role_arn,
+                    external_id=role.external_id,
+                    session_name=role.session_name,
+                )
+            )
         return self._clients[region]
 
 
@@ -132,8 +168,11 @@ def tag_map(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {item["Key"]: item.get("Value", "") for item in tags or []}
 
 
-def adapter_for(family: str, *, source_region: str, destination_region: str) -> SnapshotAdapter:
-    """The adapter of a family (``rds``, ``aurora`` or ``ebs``) between two regions."""
+def adapter_for(
+    family: str, *, source_region: str, destination_region: str, role: RoleRef | None = None
+) -> SnapshotAdapter:
+    """The adapter of a family (``rds``, ``aurora`` or ``ebs``) between two regions (the same one for a copy in
+    place), acting as the caller or, with ``role``, as that role (the share's target copy)."""
     from kmsflow.lambdas.snapshot_copy.adapters.aurora_cluster import AuroraClusterAdapter
     from kmsflow.lambdas.snapshot_copy.adapters.ebs import EbsAdapter
     from kmsflow.lambdas.snapshot_copy.adapters.rds_instance import RdsInstanceAdapter
@@ -145,4 +184,4 @@ def adapter_for(family: str, *, source_region: str, destination_region: str) -> 
     }
     if family not in adapters:
         raise ValueError(f"unknown snapshot family {family!r}; known: {', '.join(adapters)}")
-    return adapters[family](source_region=source_region, destination_region=destination_region)
+    return adapters[family](source_region=source_region, destination_region=destination_region, role=role)

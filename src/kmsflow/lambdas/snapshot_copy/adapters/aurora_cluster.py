@@ -36,6 +36,10 @@ AURORA_CLUSTER_API = RdsApi(
     snapshot_not_found="DBClusterSnapshotNotFoundFault",
     snapshot_exists="DBClusterSnapshotAlreadyExistsFault",
     snapshot_bad_state="InvalidDBClusterSnapshotStateFault",
+    modify_attribute="modify_db_cluster_snapshot_attribute",
+    describe_attributes="describe_db_cluster_snapshot_attributes",
+    attributes_result="DBClusterSnapshotAttributesResult",
+    attributes_list="DBClusterSnapshotAttributes",
 )
 
 

@@ -28,6 +28,7 @@ from kmsflow.lambdas.snapshot_copy.adapters import (
     FAILED,
     PENDING,
     ClientCache,
+    RoleRef,
     SnapshotRecord,
     SnapshotRef,
     percent,
@@ -39,6 +40,8 @@ from kmsflow.lambdas.snapshot_copy.job import TAG_JOB_ID, partition_of
 #: EBS snapshot states in the workflow's vocabulary ("recoverable" means deleted into the Recycle Bin).
 _STATUS = {"completed": AVAILABLE, "pending": PENDING, "recovering": PENDING, "error": FAILED, "recoverable": FAILED}
 _PREFERENCE = {AVAILABLE: 0, PENDING: 1, FAILED: 2}
+#: The snapshot attribute that lists the accounts allowed to create volumes from (and copy) a snapshot.
+_SHARE_ATTRIBUTE = "createVolumePermission"
 _NOT_FOUND = frozenset({"InvalidSnapshot.NotFound", "InvalidSnapshotID.Malformed"})
 #: Too many pending snapshots of one volume, or CreateSnapshot calls on it: transient, retried like copy quotas.
 _VOLUME_LIMITS = ("ConcurrentSnapshotLimitExceeded", "SnapshotCreationPerVolumeRateExceeded")
@@ -55,10 +58,11 @@ class EbsAdapter:
     family = "ebs"
     encrypts_unencrypted = True
 
-    def __init__(self, *, source_region: str, destination_region: str) -> None:
+    def __init__(self, *, source_region: str, destination_region: str, role: RoleRef | None = None) -> None:
         self.source_region = source_region
         self.destination_region = destination_region
-        self._ec2 = ClientCache("ec2")
+        self.role = role
+        self._ec2 = ClientCache("ec2", role)
 
     # -- reading --------------------------------------------------------------------------------------------------
 
@@ -121,7 +125,8 @@ class EbsAdapter:
         return record
 
     def find_copy(self, target_id: str, *, job_id: str) -> SnapshotRecord | None:
-        return self._find(self.destination_region, {TAG_JOB_ID: job_id})
+        # By Name as well: a copy in place (the share's) sits in the region of the job's own source snapshot.
+        return self._find(self.destination_region, {TAG_JOB_ID: job_id, "Name": target_id})
 
     # -- writing --------------------------------------------------------------------------------------------------
 
@@ -199,6 +204,39 @@ class EbsAdapter:
                     return False
                 raise
         return True
+
+    # -- sharing ----------------------------------------------------------------------------------------------------
+
+    def shared_with(self, ref: SnapshotRef) -> list[str]:
+        with aws_errors(
+            action="describe_snapshot_attribute", resource=f"EBS snapshot {ref.snapshot_id}", region=ref.region
+        ):
+            permissions = (
+                self._ec2(ref.region)
+                .describe_snapshot_attribute(SnapshotId=ref.snapshot_id, Attribute=_SHARE_ATTRIBUTE)
+                .get("CreateVolumePermissions", [])
+            )
+        return sorted(p.get("UserId") or p.get("Group", "") for p in permissions)
+
+    def share(self, ref: SnapshotRef, account: str) -> None:
+        self._modify_share(ref, "add", account)
+
+    def unshare(self, ref: SnapshotRef, account: str) -> bool:
+        try:
+            self._modify_share(ref, "remove", account)
+        except SourceNotFound:
+            return False
+        return True
+
+    def _modify_share(self, ref: SnapshotRef, operation: str, account: str) -> None:
+        resource = f"EBS snapshot {ref.snapshot_id}"
+        codes: dict[str, ErrorFactory] = {
+            code: named(SourceNotFound, f"{resource} does not exist in {ref.region}") for code in _NOT_FOUND
+        }
+        with aws_errors(action="modify_snapshot_attribute", resource=resource, region=ref.region, codes=codes):
+            self._ec2(ref.region).modify_snapshot_attribute(
+                SnapshotId=ref.snapshot_id, Attribute=_SHARE_ATTRIBUTE, OperationType=operation, UserIds=[account]
+            )
 
 
 def _newest_first(item: Mapping[str, Any]) -> float:

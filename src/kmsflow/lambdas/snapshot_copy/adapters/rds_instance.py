@@ -19,6 +19,7 @@ from kmsflow.lambdas.errors import (
     DestinationKeyNotAccessible,
     ErrorFactory,
     OptionGroupRequired,
+    ShareQuotaExceeded,
     SnapshotQuotaExceeded,
     SourceNotFound,
     SourceNotReady,
@@ -33,6 +34,7 @@ from kmsflow.lambdas.snapshot_copy.adapters import (
     FAILED,
     PENDING,
     ClientCache,
+    RoleRef,
     SnapshotRecord,
     SnapshotRef,
     percent,
@@ -65,6 +67,10 @@ class RdsApi:
     snapshot_not_found: str
     snapshot_exists: str
     snapshot_bad_state: str
+    modify_attribute: str
+    describe_attributes: str
+    attributes_result: str
+    attributes_list: str
 
 
 RDS_INSTANCE_API = RdsApi(
@@ -87,7 +93,14 @@ RDS_INSTANCE_API = RdsApi(
     snapshot_not_found="DBSnapshotNotFound",
     snapshot_exists="DBSnapshotAlreadyExists",
     snapshot_bad_state="InvalidDBSnapshotState",
+    modify_attribute="modify_db_snapshot_attribute",
+    describe_attributes="describe_db_snapshot_attributes",
+    attributes_result="DBSnapshotAttributesResult",
+    attributes_list="DBSnapshotAttributes",
 )
+
+#: The snapshot attribute that lists the accounts allowed to copy or restore a manual snapshot.
+RESTORE_ATTRIBUTE = "restore"
 
 #: RDS snapshot statuses in the workflow's vocabulary; unknown ones count as pending (the overall timeout bounds them).
 _STATUS = {
@@ -137,10 +150,11 @@ class RdsFamilyAdapter:
     family = "rds"
     encrypts_unencrypted = True
 
-    def __init__(self, *, source_region: str, destination_region: str) -> None:
+    def __init__(self, *, source_region: str, destination_region: str, role: RoleRef | None = None) -> None:
         self.source_region = source_region
         self.destination_region = destination_region
-        self._rds = ClientCache("rds")
+        self.role = role
+        self._rds = ClientCache("rds", role)
 
     # -- reading --------------------------------------------------------------------------------------------------
 
@@ -251,15 +265,18 @@ class RdsFamilyAdapter:
         tags: Mapping[str, str],
         option_group: str | None,
     ) -> dict[str, Any]:
-        """Arguments of the copy call: source by ARN, the destination key, no tags copied, lineage tags set."""
-        return {
+        """Arguments of the copy call: source by ARN, the destination key, no tags copied, lineage tags set;
+        ``SourceRegion`` (boto3 presigns the request for it) only when the copy leaves the source's region."""
+        params = {
             self.api.source_param: source.arn,
             self.api.target_param: target_id,
             "KmsKeyId": kms_key_arn,
-            "SourceRegion": source.region,
             "CopyTags": False,
             "Tags": tag_list(tags),
         }
+        if source.region != self.destination_region:
+            params["SourceRegion"] = source.region
+        return params
 
     def copy(
         self,
@@ -307,6 +324,50 @@ class RdsFamilyAdapter:
                 raise
         return True
 
+    # -- sharing ----------------------------------------------------------------------------------------------------
+
+    def shared_with(self, ref: SnapshotRef) -> list[str]:
+        gone = named(SourceNotFound, f"{self._label(ref.snapshot_id)} does not exist in {ref.region}")
+        with aws_errors(
+            action=self.api.describe_attributes,
+            resource=self._label(ref.snapshot_id),
+            region=ref.region,
+            codes={self.api.snapshot_not_found: gone},
+        ):
+            result = getattr(self._rds(ref.region), self.api.describe_attributes)(
+                **{self.api.snapshot_param: ref.snapshot_id}
+            )[self.api.attributes_result]
+        return sorted(
+            value
+            for attribute in result.get(self.api.attributes_list, [])
+            if attribute.get("AttributeName") == RESTORE_ATTRIBUTE
+            for value in attribute.get("AttributeValues", [])
+        )
+
+    def share(self, ref: SnapshotRef, account: str) -> None:
+        codes: dict[str, ErrorFactory] = {
+            "SharedSnapshotQuotaExceeded": named(
+                ShareQuotaExceeded, f"{self._label(ref.snapshot_id)} in {ref.region} is shared with 20 accounts already"
+            )
+        }
+        self._modify_share(ref, {"ValuesToAdd": [account]}, codes)
+
+    def unshare(self, ref: SnapshotRef, account: str) -> bool:
+        gone = named(SourceNotFound, f"{self._label(ref.snapshot_id)} does not exist in {ref.region}")
+        try:
+            self._modify_share(ref, {"ValuesToRemove": [account]}, {self.api.snapshot_not_found: gone})
+        except SourceNotFound:
+            return False
+        return True
+
+    def _modify_share(self, ref: SnapshotRef, change: Mapping[str, Any], codes: Mapping[str, ErrorFactory]) -> None:
+        with aws_errors(
+            action=self.api.modify_attribute, resource=self._label(ref.snapshot_id), region=ref.region, codes=codes
+        ):
+            getattr(self._rds(ref.region), self.api.modify_attribute)(
+                **{self.api.snapshot_param: ref.snapshot_id, "AttributeName": RESTORE_ATTRIBUTE, **change}
+            )
+
 
 class RdsInstanceAdapter(RdsFamilyAdapter):
     """RDS DB instance snapshots: an unencrypted one is encrypted by copying it with a key; option groups apply."""
@@ -322,7 +383,9 @@ class RdsInstanceAdapter(RdsFamilyAdapter):
         params = super()._copy_params(source, target_id, kms_key_arn, tags, option_group)
         if option_group:
             params["OptionGroupName"] = option_group
-        else:
+        elif source.region != self.destination_region and self.role is None:
+            # Only a copy to another region must carry the option group; a copy made through another account's
+            # role cannot read the source account's option groups (AWS itself refuses such a copy if needed).
             self._require_no_option_group(source)
         return params
 
