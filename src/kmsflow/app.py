@@ -23,7 +23,15 @@ from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 from constructs import Construct
 
-from kmsflow.config import DEFAULT_CONFIG, AuditConfig, KeyConfig, KmsflowConfig, SnapshotCopyConfig, load_config
+from kmsflow.config import (
+    DEFAULT_CONFIG,
+    AuditConfig,
+    KeyConfig,
+    KmsflowConfig,
+    SnapshotCopyConfig,
+    SnapshotShareConfig,
+    load_config,
+)
 from kmsflow.constructs.keys import (
     CrossAccountAccess,
     CustomKeyPolicy,
@@ -36,10 +44,18 @@ from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KmsflowError
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
-from kmsflow.stacks.naming import audit_bucket_name, audit_stack_name, keys_stack_name, workflows_stack_name
+from kmsflow.stacks.naming import (
+    audit_bucket_name,
+    audit_stack_name,
+    keys_stack_name,
+    share_external_id,
+    share_target_stack_name,
+    workflows_stack_name,
+)
 
 if TYPE_CHECKING:
     from kmsflow.constructs.keys.key import KeyGrants
+    from kmsflow.stacks.share_target_stack import ShareTargetStack
     from kmsflow.stacks.workflows_stack import WorkflowsStack
 
 #: Feature flags kmsflow is written against. They live here, not in cdk.json, so that an app built in a
@@ -114,14 +130,7 @@ def populate(
                 _acknowledge(replica, key)
     if config.audit is not None:
         _add_audit(app, config, config.audit, source)
-    for index, flow in enumerate(config.workflows.snapshot_copy):
-        path = f"workflows.snapshot_copy[{index}]"
-        workflows = _add_snapshot_copy(app, config, flow, path, source)
-        for i, name in enumerate(flow.destination_keys):
-            with _refused_at(source, f"{path}.destination_keys[{i}]"):
-                for region in flow.destination_regions:
-                    if (name, region) in placed:
-                        workflows.snapshot_copy.grant_destination_key(placed[name, region])
+    _add_workflows(app, config, placed, source)
     for tag, value in config.tags.items():
         cdk.Tags.of(app).add(tag, value)
     if nag:
@@ -195,30 +204,156 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
     return stacks
 
 
-def _add_snapshot_copy(
-    app: cdk.App, config: KmsflowConfig, flow: SnapshotCopyConfig, path: str, source: str
-) -> WorkflowsStack:
-    # Imported here for the same reason as the audit stack: Step Functions and Lambda modules load only if used.
-    from kmsflow.stacks.workflows_stack import WorkflowsStack
+def _add_workflows(app: cdk.App, config: KmsflowConfig, placed: dict[tuple[str, str], KeyGrants], source: str) -> None:
+    """One workflows stack per (account, region) that runs a snapshot copy and/or a snapshot share; the grants their
+    keys give them; and the share targets' stacks, one per (target account, target region)."""
+    workflows = config.workflows
+    copies = {(f.account, f.region): (i, f) for i, f in enumerate(workflows.snapshot_copy)}
+    shares = {(f.account, f.region): (i, f) for i, f in enumerate(workflows.snapshot_share)}
+    places = dict.fromkeys([*copies, *shares])
+    targets: dict[tuple[str, str], ShareTargetStack] = {}
+    for place in places:
+        copy, share = copies.get(place), shares.get(place)
+        stack = _add_workflows_stack(app, config, copy, share, source)
+        if copy is not None and stack.snapshot_copy is not None:
+            index, flow = copy
+            path = f"workflows.snapshot_copy[{index}]"
+            for i, name in enumerate(flow.destination_keys):
+                with _refused_at(source, f"{path}.destination_keys[{i}]"):
+                    for region in flow.destination_regions:
+                        if (name, region) in placed:
+                            stack.snapshot_copy.grant_destination_key(placed[name, region])
+        if share is not None and stack.snapshot_share is not None:
+            index, flow_ = share
+            path = f"workflows.snapshot_share[{index}]"
+            sources = flow_.source_regions or [flow_.region]
+            for i, name in enumerate(flow_.sharing_keys):
+                with _refused_at(source, f"{path}.sharing_keys[{i}]"):
+                    for region in sources:
+                        if (name, region) in placed:
+                            stack.snapshot_share.grant_sharing_key(
+                                placed[name, region], region=config.region_code(region)
+                            )
+            _add_share_targets(app, config, flow_, path, placed, targets, source)
 
-    name = workflows_stack_name(flow.account, flow.region)
+
+def _add_workflows_stack(
+    app: cdk.App,
+    config: KmsflowConfig,
+    copy: tuple[int, SnapshotCopyConfig] | None,
+    share: tuple[int, SnapshotShareConfig] | None,
+    source: str,
+) -> WorkflowsStack:
+    """The workflows stack of one (account, region). A copy and a share there share the stack's workflow key and
+    notices topic: its administrators and subscriptions are both entries', deduplicated."""
+    # Imported here for the same reason as the audit stack: Step Functions and Lambda modules load only if used.
+    from kmsflow.constructs.workflows import ShareTarget
+    from kmsflow.stacks.workflows_stack import ShareMachine, WorkflowsStack
+
+    flows: list[SnapshotCopyConfig | SnapshotShareConfig] = []
+    if copy is not None:
+        flows.append(copy[1])
+    if share is not None:
+        flows.append(share[1])
+    first = flows[0]
+    account_id = config.account_id(first.account)
+    region_code = config.region_code(first.region)
+    # A construct's refusal is reported at the entry it comes from (the copy's when both share the stack).
+    path = (
+        f"workflows.snapshot_copy[{copy[0]}]"
+        if copy is not None
+        else f"workflows.snapshot_share[{share[0] if share is not None else 0}]"
+    )
+    name = workflows_stack_name(first.account, first.region)
+    administrators = list(dict.fromkeys(ref for flow in flows for ref in flow.administrators))
+    subscriptions = list(dict.fromkeys((sub.protocol, sub.endpoint) for flow in flows for sub in flow.subscriptions))
+    copy_props: dict[str, Any] = {}
+    description = "kmsflow: moves KMS-encrypted snapshots to other regions, re-encrypted under their keys"
+    if copy is not None:
+        flow = copy[1]
+        copy_props = {
+            "source_regions": [config.region_code(r) for r in (flow.source_regions or [flow.region])],
+            "destination_regions": [config.region_code(r) for r in flow.destination_regions],
+            "timeout_hours": flow.timeout_hours,
+        }
+    machine: ShareMachine | None = None
+    if share is not None:
+        shared = share[1]
+        machine = ShareMachine(
+            source_regions=[config.region_code(r) for r in (shared.source_regions or [shared.region])],
+            targets=[
+                ShareTarget(
+                    account_id=config.account_id(t.account),
+                    regions=tuple(config.region_code(r) for r in t.regions),
+                    external_id=t.external_id or share_external_id(account_id, region_code),
+                )
+                for t in shared.targets
+            ],
+            timeout_hours=shared.timeout_hours,
+        )
+        description = (
+            f"{description}, and shares them with other accounts by grant-and-copy"
+            if copy is not None
+            else "kmsflow: shares KMS-encrypted snapshots with other accounts by grant-and-copy, then revokes access"
+        )
     with _refused_at(source, path):
         return WorkflowsStack(
             app,
             name,
             stack_name=name,
-            description="kmsflow: moves KMS-encrypted snapshots to other regions, re-encrypted under their keys",
-            env=cdk.Environment(account=config.account_id(flow.account), region=config.region_code(flow.region)),
-            source_regions=[config.region_code(r) for r in (flow.source_regions or [flow.region])],
-            destination_regions=[config.region_code(r) for r in flow.destination_regions],
-            administrators=_principals(config, flow.administrators),
-            timeout_hours=flow.timeout_hours,
-            subscriptions=[(sub.protocol, sub.endpoint) for sub in flow.subscriptions],
+            description=description,
+            env=cdk.Environment(account=account_id, region=region_code),
+            share=machine,
+            administrators=_principals(config, administrators),
+            subscriptions=subscriptions,
             partition=config.partition,
-            # The roles' policies name the destination keys' ARNs, made by key stacks of other regions: CDK
-            # carries them across regions through SSM parameters, as for replica keys.
+            # The roles' policies name the destination and sharing keys' ARNs, made by key stacks (of other regions
+            # too): CDK carries them across regions through SSM parameters, as for replica keys.
             cross_region_references=True,
+            **copy_props,
         )
+
+
+def _add_share_targets(
+    app: cdk.App,
+    config: KmsflowConfig,
+    share: SnapshotShareConfig,
+    path: str,
+    placed: dict[tuple[str, str], KeyGrants],
+    stacks: dict[tuple[str, str], ShareTargetStack],
+    source: str,
+) -> None:
+    """For each target region of ``share``: the copy role the machine assumes there (in the share-target stack of
+    that (account, region), made on first use), using the target's keys placed in that region and, for Aurora's
+    first hop, those placed in the machine's source regions."""
+    from kmsflow.stacks.share_target_stack import ShareTargetStack
+
+    source_id, source_region = config.account_id(share.account), config.region_code(share.region)
+    sources = share.source_regions or [share.region]
+    for j, target in enumerate(share.targets):
+        for region in target.regions:
+            stack = stacks.get((target.account, region))
+            if stack is None:
+                name = share_target_stack_name(target.account, region)
+                stack = stacks[(target.account, region)] = ShareTargetStack(
+                    app,
+                    name,
+                    stack_name=name,
+                    description="kmsflow: the roles that snapshot shares of other accounts assume to copy shared "
+                    "snapshots into this account under its own keys",
+                    env=cdk.Environment(account=config.account_id(target.account), region=config.region_code(region)),
+                    # The roles' policies name the target keys' ARNs, of the source regions too (Aurora's first hop).
+                    cross_region_references=True,
+                )
+            regions = dict.fromkeys([region, *sources])
+            with _refused_at(source, f"{path}.targets[{j}]"):
+                stack.add_source(
+                    source_account_id=source_id,
+                    source_region=source_region,
+                    source_regions=[config.region_code(r) for r in sources],
+                    external_id=target.external_id or share_external_id(source_id, source_region),
+                    keys=[placed[name, r] for name in target.keys for r in regions if (name, r) in placed],
+                )
 
 
 @contextmanager

@@ -199,8 +199,41 @@ class SnapshotCopyConfig(_Strict):
     subscriptions: list[SubscriptionConfig] = []
 
 
+class ShareTargetConfig(_Strict):
+    """An account a snapshot-share machine may copy snapshots into, in which regions, under which of its keys."""
+
+    account: str
+    regions: list[str]
+    #: Names of kmsflow keys (``keys[].name``) of the target account, together placed in every target region; their
+    #: grant helpers give the target's copy role what the copy needs.
+    keys: list[str]
+    #: The ``sts:ExternalId`` the source presents to the target's copy role; default
+    #: ``kmsflow-share-<source account id>-<source region code>`` (kmsflow.stacks.naming.share_external_id).
+    external_id: str | None = None
+
+
+class SnapshotShareConfig(_Strict):
+    """A snapshot-share state machine in one (account, region): grant-and-copy into the target accounts."""
+
+    account: str
+    region: str
+    #: Regions whose snapshots, instances, clusters and volumes it may share; default: its own region.
+    source_regions: list[str] = []
+    #: Names of symmetric kmsflow keys of the machine's account, exactly one placed in each source region: snapshots
+    #: are re-encrypted under them before they are shared (only these keys are ever opened, by per-copy grants).
+    sharing_keys: list[str]
+    targets: list[ShareTargetConfig]
+    administrators: list[str] = []
+    timeout_hours: Annotated[int, Field(ge=1, le=168)] = 24
+    subscriptions: list[SubscriptionConfig] = []
+
+
 class WorkflowsConfig(_Strict):
+    """The workflows. A snapshot_copy and a snapshot_share in the same (account, region) share one workflows stack
+    (one workflow key, one notices topic): its administrators and subscriptions are those of both, deduplicated."""
+
     snapshot_copy: list[SnapshotCopyConfig] = []
+    snapshot_share: list[SnapshotShareConfig] = []
 
 
 class KmsflowConfig(_Strict):
@@ -228,7 +261,11 @@ class KmsflowConfig(_Strict):
 
     def key_accounts(self) -> list[str]:
         """Account names that hold a key (replicas included) or run a workflow, in declaration order."""
-        names = [k.account for k in self.keys] + [f.account for f in self.workflows.snapshot_copy]
+        workflows = self.workflows
+        names = [k.account for k in self.keys] + [f.account for f in workflows.snapshot_copy]
+        names += [f.account for f in workflows.snapshot_share]
+        # Targets hold their declared keys already; their copy roles make KMS calls too.
+        names += [t.account for f in workflows.snapshot_share for t in f.targets]
         return list(dict.fromkeys(names))
 
     def policy_principals(self) -> dict[str, list[str]]:
@@ -256,6 +293,8 @@ class KmsflowConfig(_Strict):
             add(self.audit.administrators + self.audit.auditors, "audit")
         for index, flow in enumerate(self.workflows.snapshot_copy):
             add(flow.administrators, f"workflows.snapshot_copy[{index}]")
+        for index, share in enumerate(self.workflows.snapshot_share):
+            add(share.administrators, f"workflows.snapshot_share[{index}]")
         return {ref: list(dict.fromkeys(places)) for ref, places in named.items()}
 
     def audit_members(self) -> list[str]:

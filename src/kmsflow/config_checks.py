@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kmsflow.auditspec import LOG_RETENTION_DAYS
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         KmsflowConfig,
         PolicyConfig,
         SnapshotCopyConfig,
+        SnapshotShareConfig,
         SubscriptionConfig,
     )
 
@@ -64,6 +66,7 @@ def semantic_issues(config: KmsflowConfig) -> list[Issue]:
     if config.audit is not None:
         issues += _audit_issues(config, config.audit)
     issues += _workflow_issues(config)
+    issues += _share_issues(config)
     return issues
 
 
@@ -111,43 +114,199 @@ def _workflow_issues(config: KmsflowConfig) -> Iterator[Issue]:
 def _destination_key_issues(config: KmsflowConfig, flow: SnapshotCopyConfig, path: str) -> Iterator[Issue]:
     """Each destination key is a kmsflow key of the workflow's account that can encrypt a snapshot copy, placed
     in at least one destination region; every destination region has at least one such key."""
+    yield from _placed_key_issues(
+        config,
+        KeyUse(
+            names=flow.destination_keys,
+            path=f"{path}.destination_keys",
+            account=flow.account,
+            regions=flow.destination_regions,
+            regions_path=f"{path}.destination_regions",
+            kind="destination",
+            purpose="the copies are encrypted under",
+            user="a snapshot copy",
+            wrong_account=f"a snapshot copy encrypts under keys of its own account {flow.account!r}",
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyUse:
+    """A list of key names (``names`` at ``path``) that a workflow uses in ``regions`` of ``account``: the words
+    of its messages (``kind`` of key, what the keys are for, who uses them, why the account is wrong), and where
+    the regions are listed (``regions_path``; ``None`` when they are a default, not written)."""
+
+    names: Sequence[str]
+    path: str
+    account: str
+    regions: Sequence[str]
+    regions_path: str | None
+    kind: str
+    purpose: str
+    user: str
+    wrong_account: str
+    #: Exactly one key per region (a region's key is looked up by region).
+    one_per_region: bool = False
+    #: What the regions are called in messages (default: ``kind``).
+    region_kind: str = ""
+
+
+def _placed_key_issues(config: KmsflowConfig, use: KeyUse) -> Iterator[Issue]:
+    """Each key is a declared kmsflow key of ``use.account`` that can encrypt a snapshot (symmetric
+    ENCRYPT_DECRYPT), placed (as primary or replica) in at least one of ``use.regions``; every region has such a
+    key (with ``one_per_region``: exactly one)."""
     keys = {key.name: key for key in config.keys}
-    covered: set[str] = set()
-    if not flow.destination_keys:
-        yield (f"{path}.destination_keys", "name at least one key (keys[].name) the copies are encrypted under")
-    for i, name in enumerate(flow.destination_keys):
-        where = f"{path}.destination_keys[{i}]"
+    covered: dict[str, int] = {}
+    if not use.names:
+        yield (use.path, f"name at least one key (keys[].name) {use.purpose}")
+    # An undeclared region is reported where it is written; placement is checked against the declared ones.
+    declared = [r for r in use.regions if r in config.regions]
+    regions_text = ", ".join(use.regions)
+    where_regions = use.regions_path.rsplit(".", 1)[-1] if use.regions_path else "source_regions"
+    for i, name in enumerate(use.names):
+        where = f"{use.path}[{i}]"
         key = keys.get(name)
         if key is None:
             known = ", ".join(keys) or "none"
             yield (where, f"unknown key {name!r}; keys declared under keys: are {known}; use one of their names")
             continue
-        if key.account != flow.account:
-            yield (
-                where,
-                f"key {name!r} is in account {key.account!r}; a snapshot copy encrypts under keys of its own "
-                f"account {flow.account!r}",
-            )
+        if key.account != use.account and use.account in config.accounts:  # else reported at the account
+            yield (where, f"key {name!r} is in account {key.account!r}; {use.wrong_account}")
         settings, _ = key.settings()  # a key whose settings are wrong is reported at its own path
         if settings is not None and (role_fits(Role.SERVICE_USERS, settings) or settings.info.family != "symmetric"):
             yield (
                 where,
-                f"key {name!r} is {settings.spec} for {settings.usage}; a snapshot copy needs a symmetric "
+                f"key {name!r} is {settings.spec} for {settings.usage}; {use.user} needs a symmetric "
                 "encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
             )
-        placed = {key.region, *key.replicas} & set(flow.destination_regions)
-        if not placed:
+        placed = {key.region, *key.replicas} & set(declared)
+        if not placed and declared:
             yield (
                 where,
-                f"key {name!r} is in {sorted({key.region, *key.replicas})}, none of them a destination region "
-                f"({', '.join(flow.destination_regions)}); add its region to destination_regions or replicate it",
+                f"key {name!r} is in {sorted({key.region, *key.replicas})}, none of them a "
+                f"{use.region_kind or use.kind} region ({regions_text}); add its region to {where_regions} or "
+                "replicate it",
             )
-        covered |= placed
-    for i, region in enumerate(flow.destination_regions):
-        if flow.destination_keys and region not in covered:
+        for region in sorted(placed):
+            if use.one_per_region and region in covered:
+                yield (
+                    where,
+                    f"key {name!r} is in region {region!r} as is {use.names[covered[region]]!r} "
+                    f"({use.path}[{covered[region]}]); name exactly one {use.kind} key per region",
+                )
+            covered.setdefault(region, i)
+    for i, region in enumerate(use.regions):
+        if use.names and region in declared and region not in covered:
             yield (
-                f"{path}.destination_regions[{i}]",
-                f"no destination key is in region {region!r}; list a key of that region in destination_keys",
+                f"{use.regions_path}[{i}]" if use.regions_path else use.path,
+                f"no {use.kind} key is in region {region!r}; list a key of that region in "
+                f"{use.path.rsplit('.', 1)[-1]}",
+            )
+
+
+def _share_issues(config: KmsflowConfig) -> Iterator[Issue]:
+    places: dict[tuple[str, str], int] = {}
+    for index, share in enumerate(config.workflows.snapshot_share):
+        path = f"workflows.snapshot_share[{index}]"
+        if share.account not in config.accounts:
+            yield (f"{path}.account", _unknown("account", share.account, config.accounts))
+        if share.region not in config.regions:
+            yield (f"{path}.region", _unknown("region", share.region, config.regions))
+        if (share.account, share.region) in places:
+            yield (
+                path,
+                f"workflows.snapshot_share[{places[(share.account, share.region)]}] is already in account "
+                f"{share.account!r} and region {share.region!r}; one state machine per account and region",
+            )
+        places.setdefault((share.account, share.region), index)
+        seen_sources: set[str] = set()
+        for i, region in enumerate(share.source_regions):
+            if region not in config.regions:
+                yield (f"{path}.source_regions[{i}]", _unknown("region", region, config.regions))
+            elif region in seen_sources:
+                yield (f"{path}.source_regions[{i}]", f"region {region!r} is listed twice")
+            seen_sources.add(region)
+        sources = share.source_regions or [share.region]
+        yield from _placed_key_issues(
+            config,
+            KeyUse(
+                names=share.sharing_keys,
+                path=f"{path}.sharing_keys",
+                account=share.account,
+                regions=sources,
+                regions_path=f"{path}.source_regions" if share.source_regions else None,
+                kind="sharing",
+                region_kind="source",
+                purpose="snapshots are re-encrypted under before they are shared, one per source region",
+                user="a snapshot share",
+                wrong_account=f"a snapshot share re-encrypts under keys of its own account {share.account!r}",
+                one_per_region=True,
+            ),
+        )
+        yield from _share_target_issues(config, share, path)
+        for i, ref in enumerate(share.administrators):
+            yield from _principal_in_account(
+                ref,
+                config.account_ids,
+                config.partition,
+                where=f"{path}.administrators[{i}]",
+                account=share.account,
+                why=f"; the workflow key's administrators must be in the workflow's account {share.account!r}",
+            )
+        yield from _subscription_issues(share.subscriptions, f"{path}.subscriptions")
+
+
+#: What AWS accepts as an ``sts:ExternalId`` (AssumeRole, ExternalId: 2-1224 characters of ``[\w+=,.@:/-]``).
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
+
+
+def _share_target_issues(config: KmsflowConfig, share: SnapshotShareConfig, path: str) -> Iterator[Issue]:
+    """Each target: a declared account other than the machine's, listed once, with declared regions and declared
+    keys of its own that cover every one of its regions; an external id AWS accepts."""
+    if not share.targets:
+        yield (f"{path}.targets", "name at least one target account the snapshots are shared with")
+    listed: dict[str, int] = {}
+    for j, target in enumerate(share.targets):
+        where = f"{path}.targets[{j}]"
+        if target.account not in config.accounts:
+            yield (f"{where}.account", _unknown("account", target.account, config.accounts))
+        elif target.account == share.account:
+            yield (
+                f"{where}.account",
+                f"account {target.account!r} is the machine's own account; a snapshot share copies into another "
+                "account (use workflows.snapshot_copy within one account)",
+            )
+        elif target.account in listed:
+            yield (
+                f"{where}.account",
+                f"account {target.account!r} is already a target at {path}.targets[{listed[target.account]}]; list "
+                "each target account once, with all of its regions",
+            )
+        listed.setdefault(target.account, j)
+        if not target.regions:
+            yield (f"{where}.regions", "name at least one region the target's copies are made in")
+        for i, region in enumerate(target.regions):
+            if region not in config.regions:
+                yield (f"{where}.regions[{i}]", _unknown("region", region, config.regions))
+        yield from _placed_key_issues(
+            config,
+            KeyUse(
+                names=target.keys,
+                path=f"{where}.keys",
+                account=target.account,
+                regions=target.regions,
+                regions_path=f"{where}.regions",
+                kind="target",
+                purpose="the target's copies are encrypted under",
+                user="a target copy",
+                wrong_account=f"a target's copies are encrypted under keys of the target account {target.account!r}",
+            ),
+        )
+        if target.external_id is not None and not _EXTERNAL_ID.fullmatch(target.external_id):
+            yield (
+                f"{where}.external_id",
+                f"external id {target.external_id!r} is not one AWS accepts; write 2 to 1224 letters, digits or "
+                "the characters _+=,.@:/-",
             )
 
 

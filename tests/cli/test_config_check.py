@@ -28,10 +28,15 @@ DEFAULT_LINES = [
     "kmsflow-keys-workloads-primary",
     "  dr-snapshots: SYMMETRIC_DEFAULT ENCRYPT_DECRYPT, rotates every 365 days, policy custom -> "
     "kmsflow-keys-workloads-secondary",
+    "  partner-snapshots: SYMMETRIC_DEFAULT ENCRYPT_DECRYPT, rotates every 365 days, policy custom -> "
+    "kmsflow-keys-partner-primary, kmsflow-keys-partner-secondary",
     "  audit: trail kmsflow-audit, 1 alarm subscription(s) -> kmsflow-audit-security-primary",
     "  audit: trail kmsflow-audit of account workloads, delivering to security's bucket -> "
     "kmsflow-audit-workloads-primary",
+    "  audit: trail kmsflow-audit of account partner, delivering to security's bucket -> kmsflow-audit-partner-primary",
     "  workflow snapshot-copy: primary -> secondary -> kmsflow-workflows-workloads-primary",
+    "  workflow snapshot-share: workloads primary -> partner [primary, secondary] -> "
+    "kmsflow-workflows-workloads-primary, kmsflow-share-target-partner-primary, kmsflow-share-target-partner-secondary",
     "  principals named in key policies (they must exist before `cdk deploy`; README, 'Before deploy'):",
     "    security:role/KeyAdministrator (keys[data], keys[release-signing], keys[session-tokens], keys[global-data], "
     "audit)",
@@ -40,8 +45,10 @@ DEFAULT_LINES = [
     "    security:role/ReleaseSigner (keys[release-signing])",
     "    security:role/DeployVerifier (keys[release-signing])",
     "    security:role/TokenService (keys[session-tokens])",
-    "    workloads:role/KeyAdministrator (keys[shared-snapshots], keys[dr-snapshots], workflows.snapshot_copy[0])",
+    "    workloads:role/KeyAdministrator (keys[shared-snapshots], keys[dr-snapshots], workflows.snapshot_copy[0], "
+    "workflows.snapshot_share[0])",
     "    workloads:role/BackupOperator (keys[shared-snapshots])",
+    "    partner:role/KeyAdministrator (keys[partner-snapshots])",
     "    security:role/Auditor (audit)",
 ]
 
@@ -54,7 +61,7 @@ def runner() -> CliRunner:
 def test_check_default_file(runner: CliRunner) -> None:
     result = runner.invoke(app, ["config", "check", str(DEFAULT_FILE)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [f"{DEFAULT_FILE}: valid; 7 key(s), partition aws", *DEFAULT_LINES]
+    assert result.stdout.splitlines() == [f"{DEFAULT_FILE}: valid; 8 key(s), partition aws", *DEFAULT_LINES]
     assert result.stderr == ""
 
 
@@ -69,8 +76,8 @@ def _variant(tmp_path: Path, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "uncovered"),
     [
-        # The member list leaves out the workloads account, which holds three keys and the workflow.
-        ("  trail_name: kmsflow-audit\n", "  trail_name: kmsflow-audit\n  member_accounts: []\n", "workloads"),
+        # The member list leaves out the workloads account (three keys and the workflows) and the partner (a key).
+        ("  trail_name: kmsflow-audit\n", "  trail_name: kmsflow-audit\n  member_accounts: []\n", "workloads, partner"),
         # No audit at all: every account with a key is uncovered.
         ("audit:\n  account: security", "unused_audit:\n  account: security", None),
     ],
@@ -84,7 +91,7 @@ def test_check_warns_about_accounts_no_trail_records(
         start, end = text.index("\naudit:\n"), text.index("\n# Workflows")
         path = tmp_path / "variant.yaml"
         path.write_text(text[:start] + text[end:], encoding="utf-8")
-        uncovered = "security, workloads"
+        uncovered = "security, workloads, partner"
     else:
         path = _variant(tmp_path, old, new)
     result = runner.invoke(app, ["config", "check", str(path)])
@@ -123,7 +130,7 @@ def test_check_reads_kmsflow_yaml_by_default(
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "kmsflow.yaml: valid; 7 key(s), partition aws"
+    assert result.stdout.splitlines()[0] == "kmsflow.yaml: valid; 8 key(s), partition aws"
 
 
 def test_check_invalid_file(runner: CliRunner, tmp_path: Path) -> None:

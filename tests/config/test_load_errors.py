@@ -1263,8 +1263,8 @@ def test_meaning_problems_are_reported_together_in_file_order() -> None:
         "keys[3].replicas[0]",
         "keys[5].aliases[0]",
         "keys[5].policy.service_users.services[2]",
-        "keys[7].name",
-        "keys[7].rotation",
+        "keys[8].name",
+        "keys[8].rotation",
     ]
     assert [i.line for i in err.issues] == sorted(i.line for i in err.issues if i.line is not None)
     assert all(isinstance(i.line, int) and i.line > 0 for i in err.issues), err.issues

@@ -21,6 +21,7 @@ DEFAULT_KEYS = [
     "workloads-default",
     "shared-snapshots",
     "dr-snapshots",
+    "partner-snapshots",
 ]
 
 
@@ -68,6 +69,7 @@ def test_default_file_loads_from_a_str_path_too() -> None:
         ("workloads-default", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, False, KeyOrigin.AWS_KMS, "default"),
         ("shared-snapshots", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, False, KeyOrigin.AWS_KMS, "custom"),
         ("dr-snapshots", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, False, KeyOrigin.AWS_KMS, "custom"),
+        ("partner-snapshots", "SYMMETRIC_DEFAULT", KeyUsage.ENCRYPT_DECRYPT, 365, True, KeyOrigin.AWS_KMS, "custom"),
     ],
     ids=DEFAULT_KEYS,
 )

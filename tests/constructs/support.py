@@ -64,25 +64,29 @@ def of_type(tpl: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {lid: r for lid, r in tpl["Resources"].items() if r["Type"] == kind}
 
 
-def workflow_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The workflow's Lambda functions by logical id; the only other function is the provider of CDK's
-    cross-region export reader (the destination keys' ARNs)."""
+def workflow_functions(tpl: dict[str, Any], handlers: str = HANDLERS) -> dict[str, dict[str, Any]]:
+    """The Lambda functions of the workflow whose handlers are in the module ``handlers`` (default: the snapshot
+    copy's), by logical id; the only other functions are another workflow's (``kmsflow.lambdas.*``) and the
+    provider of CDK's cross-region export reader (the destination keys' ARNs)."""
     functions = of_type(tpl, "AWS::Lambda::Function")
-    ours = {lid: r for lid, r in functions.items() if str(r["Properties"].get("Handler")).startswith(HANDLERS + ".")}
-    assert [lid for lid in functions if lid not in ours] == [
-        lid for lid in functions if lid.startswith("CustomCrossRegionExportReaderCustomResourceProviderHandler")
-    ]
+    ours = {lid: r for lid, r in functions.items() if str(r["Properties"].get("Handler")).startswith(handlers + ".")}
+    for lid in functions.keys() - ours.keys():
+        assert lid.startswith("CustomCrossRegionExportReaderCustomResourceProviderHandler") or str(
+            functions[lid]["Properties"].get("Handler")
+        ).startswith("kmsflow.lambdas."), lid
     return ours
 
 
-def handler_functions(tpl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """handler function name -> its Lambda function."""
-    return {r["Properties"]["Handler"].rsplit(".", 1)[1]: r for r in workflow_functions(tpl).values()}
+def handler_functions(tpl: dict[str, Any], handlers: str = HANDLERS) -> dict[str, dict[str, Any]]:
+    """handler function name -> its Lambda function (of the workflow whose handlers module is ``handlers``)."""
+    return {r["Properties"]["Handler"].rsplit(".", 1)[1]: r for r in workflow_functions(tpl, handlers).values()}
 
 
-def role_statements(tpl: dict[str, Any], handler: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The role of ``handler``'s function and every statement of its policies."""
-    role_id = handler_functions(tpl)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
+def role_statements(
+    tpl: dict[str, Any], handler: str, handlers: str = HANDLERS
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The role of ``handler``'s function (of the workflow of ``handlers``) and every statement of its policies."""
+    role_id = handler_functions(tpl, handlers)[handler]["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = [
         s
         for p in of_type(tpl, "AWS::IAM::Policy").values()
@@ -94,3 +98,19 @@ def role_statements(tpl: dict[str, Any], handler: str) -> tuple[dict[str, Any], 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def state_machine(tpl: dict[str, Any], name_prefix: str) -> dict[str, Any]:
+    """The one state machine of ``tpl`` whose name starts with ``name_prefix`` (``kmsflow-snapshot-copy-``)."""
+    (machine,) = [
+        m
+        for m in of_type(tpl, "AWS::StepFunctions::StateMachine").values()
+        if m["Properties"]["StateMachineName"].startswith(name_prefix)
+    ]
+    return machine
+
+
+def by_id_prefix(tpl: dict[str, Any], kind: str, prefix: str) -> dict[str, Any]:
+    """The one resource of type ``kind`` whose logical id starts with ``prefix`` followed by CDK's hash."""
+    (found,) = [r for lid, r in of_type(tpl, kind).items() if lid.startswith(prefix) and len(lid) == len(prefix) + 8]
+    return found

@@ -18,6 +18,8 @@ from tests.constructs.filter_pattern import matches
 STACK = "kmsflow-audit-security-primary"
 ACCOUNT = "111111111111"
 WORKLOADS = "222222222222"
+#: The partner account holds a key (the share target's) since Workflows II: its trail delivers here too.
+PARTNER = "333333333333"
 TRAIL_ARN = f"arn:aws:cloudtrail:eu-west-1:{ACCOUNT}:trail/kmsflow-audit"
 
 
@@ -137,11 +139,12 @@ class TestBucketsAndLogs:
         ]
         trail = [s for s in statements if s.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}]
         by_sid = {s["Sid"]: s for s in trail}
-        assert sorted(by_sid) == ["CloudTrailAclCheck", f"CloudTrailWrite{ACCOUNT}", f"CloudTrailWrite{WORKLOADS}"]
+        accounts = (ACCOUNT, WORKLOADS, PARTNER)
+        assert sorted(by_sid) == ["CloudTrailAclCheck", *(f"CloudTrailWrite{a}" for a in accounts)]
         assert by_sid["CloudTrailAclCheck"]["Condition"] == {
-            "StringEquals": {"aws:SourceArn": [TRAIL_ARN, TRAIL_ARN.replace(ACCOUNT, WORKLOADS)]}
+            "StringEquals": {"aws:SourceArn": [TRAIL_ARN.replace(ACCOUNT, a) for a in accounts]}
         }
-        for account in (ACCOUNT, WORKLOADS):
+        for account in accounts:
             write = by_sid[f"CloudTrailWrite{account}"]
             assert write["Effect"] == "Allow"
             assert write["Action"] == "s3:PutObject"

@@ -12,7 +12,14 @@ from kmsflow.constructs.workflows.snapshot_access import DESTINATION, OWN_TAG_CO
 from kmsflow.constructs.workflows.snapshot_copy import HANDLERS, STEPS, handler_role_name
 from kmsflow.errors import WorkflowDefinitionError
 from kmsflow.policy.document import as_list, flatten
-from tests.constructs.support import handler_functions, of_type, role_statements, workflow_functions
+from tests.constructs.support import (
+    by_id_prefix,
+    handler_functions,
+    of_type,
+    role_statements,
+    state_machine,
+    workflow_functions,
+)
 
 STACK = "kmsflow-workflows-workloads-primary"
 ACCOUNT = "222222222222"
@@ -26,15 +33,14 @@ def tpl(default_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def definition(tpl: dict[str, Any]) -> dict[str, Any]:
     """The ASL definition, with each function ARN reference written as ``${<logical id>.Arn}``."""
-    (machine,) = of_type(tpl, "AWS::StepFunctions::StateMachine").values()
+    machine = state_machine(tpl, "kmsflow-snapshot-copy-")
     return json.loads(flatten(machine["Properties"]["DefinitionString"]))  # type: ignore[no-any-return]
 
 
 def test_state_machine_is_standard_traced_logged_with_a_24_hour_timeout(
     tpl: dict[str, Any], definition: dict[str, Any]
 ) -> None:
-    (machine,) = of_type(tpl, "AWS::StepFunctions::StateMachine").values()
-    props = machine["Properties"]
+    props = state_machine(tpl, "kmsflow-snapshot-copy-")["Properties"]
     assert props["StateMachineType"] == "STANDARD"
     assert props["StateMachineName"] == "kmsflow-snapshot-copy-eu-west-1"
     assert props["TracingConfiguration"] == {"Enabled": True}
@@ -243,10 +249,17 @@ def test_the_destination_key_grants_name_the_roles_in_both_policies(
 
 def test_notices_and_failure_alarm_go_to_the_encrypted_topic(tpl: dict[str, Any]) -> None:
     (topic_id,) = of_type(tpl, "AWS::SNS::Topic")
-    (rule,) = of_type(tpl, "AWS::Events::Rule").values()
+    # The copy machine's rule and alarm keep their ids (ExecutionStatus, ExecutionsFailed) next to the share's.
+    rule = by_id_prefix(tpl, "AWS::Events::Rule", "ExecutionStatus")
+    copy_machine = next(
+        lid
+        for lid, m in of_type(tpl, "AWS::StepFunctions::StateMachine").items()
+        if m["Properties"]["StateMachineName"].startswith("kmsflow-snapshot-copy-")
+    )
+    assert rule["Properties"]["EventPattern"]["detail"]["stateMachineArn"] == [{"Ref": copy_machine}]
     assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": topic_id}
-    (alarm,) = of_type(tpl, "AWS::CloudWatch::Alarm").values()
+    alarm = by_id_prefix(tpl, "AWS::CloudWatch::Alarm", "ExecutionsFailed")
     assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     metrics = {m["Id"]: m for m in alarm["Properties"]["Metrics"]}
     assert (

@@ -11,6 +11,7 @@ virtual time, ``h.faults`` injects AWS errors into the calls handlers make.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import importlib
@@ -50,6 +51,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker, SyncExecutionWorker
 
 from kmsflow.lambdas import aws_clients
+from tests.support.moto_sharing import SharingModel
 from tests.support.moto_snapshots import SnapshotTimings
 from tests.support.virtual_clock import VirtualClock
 
@@ -58,6 +60,8 @@ MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": 
 #: moto's default account: the harness deploys there (other accounts are reached through sts.assume_role).
 ACCOUNT = "123456789012"
 ROLE_NAME = "kmsflow-workflow-harness"
+#: The role ``h.session(account)`` assumes in any account (it need not exist: moto assumes any ARN).
+ADMIN_ROLE_NAME = "kmsflow-harness-admin"
 
 #: moto modules that read the wall clock for execution and history timestamps, ``$$.Execution.StartTime``,
 #: ``$$.State.EnteredTime`` and ``Timestamp`` waits: they read the virtual clock inside the harness.
@@ -80,7 +84,8 @@ class HarnessError(Exception):
 
 
 class _Resolver:
-    """Resolves the CloudFormation intrinsics CDK emits (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select)."""
+    """Resolves the CloudFormation intrinsics CDK emits (Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, and
+    Fn::ImportValue from ``refs`` by export name)."""
 
     def __init__(self, *, region: str, account: str, values: Mapping[str, str]) -> None:
         self.values = dict(values)
@@ -112,6 +117,8 @@ class _Resolver:
                 return self.resolve(items, path)[int(self.resolve(index, path))]
             if key == "Fn::Sub":
                 return self._sub(arg, path)
+            if key == "Fn::ImportValue":  # another stack's export: refs={"<export name>": ...}
+                return self._lookup(str(self.resolve(arg, path)), path)
             if key.startswith("Fn::"):
                 raise HarnessError(f"{path}: intrinsic {key} is not supported by the harness")
         return {key: self.resolve(value, f"{path}.{key}") for key, value in node.items()}
@@ -134,6 +141,58 @@ class _Resolver:
             return local[name] if name in local else self._lookup(name, path)
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+#: Resource types whose ARN follows from their name (a property, else the logical id): type -> (name property,
+#: ARN pattern, value of Ref — "name" or "arn"). Lets deploy_roles resolve policies that name them.
+_NAMED_ARNS: Mapping[str, tuple[str, str, str]] = {
+    "AWS::Logs::LogGroup": ("LogGroupName", "arn:aws:logs:{region}:{account}:log-group:{name}:*", "name"),
+    "AWS::SNS::Topic": ("TopicName", "arn:aws:sns:{region}:{account}:{name}", "arn"),
+    "AWS::SQS::Queue": ("QueueName", "arn:aws:sqs:{region}:{account}:{name}", "name"),
+    "AWS::Lambda::Function": ("FunctionName", "arn:aws:lambda:{region}:{account}:function:{name}", "name"),
+    "AWS::StepFunctions::StateMachine": (
+        "StateMachineName",
+        "arn:aws:states:{region}:{account}:stateMachine:{name}",
+        "arn",
+    ),
+}
+
+
+def _named_arns(
+    logical_id: str, resource: Mapping[str, Any], resolver: _Resolver, account: str, region: str
+) -> dict[str, str]:
+    """``Ref`` and ``.Arn`` of a resource of :data:`_NAMED_ARNS` (empty for other types)."""
+    known = _NAMED_ARNS.get(str(resource.get("Type")))
+    if known is None:
+        return {}
+    prop, pattern, ref = known
+    try:
+        name = str(resolver.resolve(resource.get("Properties", {}).get(prop, logical_id), f"{logical_id}.{prop}"))
+    except HarnessError:
+        name = logical_id
+    arn = pattern.format(region=region, account=account, name=name)
+    return {logical_id: arn if ref == "arn" else name, f"{logical_id}.Arn": arn}
+
+
+def imported_names(node: Any, resources: Any = None) -> Iterator[str]:
+    """Names of values a template takes from other stacks: ``Fn::ImportValue`` export names and ``Fn::GetAtt`` of
+    CDK's cross-region ``ExportsReader`` custom resources (``"ExportsReader….<export path>"``); give them values
+    with ``refs=``."""
+    if resources is None and isinstance(node, dict):
+        resources = node.get("Resources", {})
+    if isinstance(node, dict):
+        if isinstance(node.get("Fn::ImportValue"), str):
+            yield node["Fn::ImportValue"]
+        get_att = node.get("Fn::GetAtt")
+        if isinstance(get_att, list) and len(get_att) == 2 and isinstance(get_att[1], str):
+            target = (resources or {}).get(get_att[0], {})
+            if "ExportReader" in str(target.get("Type", "")) or get_att[0].startswith("ExportsReader"):
+                yield f"{get_att[0]}.{get_att[1]}"
+        for value in node.values():
+            yield from imported_names(value, resources)
+    elif isinstance(node, list):
+        for value in node:
+            yield from imported_names(value, resources)
 
 
 def _dummy_zip() -> bytes:
@@ -430,6 +489,8 @@ class WorkflowHarness:
         refs: Mapping[str, str] | None = None,
         clock_modules: Sequence[str] = (),
         seed: int = 0,
+        handler_account: str | None = None,
+        before_deploy: Callable[[WorkflowHarness], Mapping[str, str]] | None = None,
     ) -> None:
         if not regions:
             raise ValueError("regions must name at least the template's region")
@@ -437,9 +498,12 @@ class WorkflowHarness:
         self.regions = tuple(regions)
         self.region = self.regions[0]
         self.account = ACCOUNT
+        self.handler_account = handler_account
+        self._before_deploy = before_deploy
         self.clock = clock or VirtualClock()
         self.snapshots = SnapshotTimings(self.clock)
         self.faults = Faults(self.clock, seed=seed)
+        self.sharing = SharingModel(self.clock, trust_applies=in_handler)
         self.functions: dict[str, _Deployed] = {}
         self.state_machines: dict[str, str] = {}  # logical id -> ARN
         self.invocations: list[Invocation] = []
@@ -452,6 +516,11 @@ class WorkflowHarness:
         self._clients: dict[tuple[str, str], Any] = {}
         self._count = 0
         self._stack: ExitStack | None = None
+        self._account_credentials: dict[str, dict[str, str]] = {}  # account -> h.session credentials
+        self._sessions: dict[tuple[str, str], boto3.Session] = {}
+        self._handler_credentials: dict[str, dict[str, str]] = {}  # function logical id -> environment
+        self._role_caches: dict[str, dict[Any, Any]] = {}  # function logical id -> aws_clients role cache
+        self._role_names: dict[str, str] = {}  # function logical id -> its execution role's name
 
     # -- context
 
@@ -464,8 +533,12 @@ class WorkflowHarness:
             stack.enter_context(mock_aws(config=MOTO_CONFIG))
             stack.enter_context(self._engine_patches())
             stack.enter_context(self.snapshots.install())
+            stack.enter_context(self.sharing.install())  # after the snapshots: its copies wrap their stamping
             stack.enter_context(self.faults.install())
             stack.enter_context(self.clock.patch_module(*_SFN_CLOCK_MODULES, *self._clock_modules))
+            self._forget_credentials()
+            if self._before_deploy is not None:
+                self._refs |= dict(self._before_deploy(self))
             self._deploy()
         except BaseException:
             stack.close()
@@ -480,6 +553,15 @@ class WorkflowHarness:
             self._stack.close()
             self._stack = None
             self._clients.clear()
+            self._forget_credentials()
+
+    def _forget_credentials(self) -> None:
+        """Credentials of one mock are unknown to the next (moto would answer as its default account)."""
+        self._account_credentials.clear()
+        self._sessions.clear()
+        self._handler_credentials.clear()
+        self._role_caches.clear()
+        aws_clients.reset(keep_models=True)
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A boto3 client (moto's default account) for the test's own calls; one per service and region."""
@@ -487,6 +569,120 @@ class WorkflowHarness:
         if key not in self._clients:
             self._clients[key] = boto3.client(service, region_name=key[1])
         return self._clients[key]
+
+    @property
+    def refs(self) -> Mapping[str, str]:
+        """The values given to references the harness does not create (``refs=`` and ``before_deploy``'s)."""
+        return dict(self._refs)
+
+    def session(self, account_id: str, region: str | None = None) -> boto3.Session:
+        """A boto3 Session acting in ``account_id`` (as ``arn:aws:iam::<account_id>:role/kmsflow-harness-admin``,
+        assumed through moto's STS: never ``MOTO_ACCOUNT_ID``), for the test's own calls in any account.
+        Credentials are cached per account, sessions per account and region."""
+        region = region or self.region
+        if account_id not in self._account_credentials:
+            self._account_credentials[account_id] = self._assume(
+                f"arn:aws:iam::{account_id}:role/{ADMIN_ROLE_NAME}", "kmsflow-harness"
+            )
+        if (account_id, region) not in self._sessions:
+            credentials = self._account_credentials[account_id]
+            self._sessions[account_id, region] = boto3.Session(
+                aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=credentials["AWS_SESSION_TOKEN"],
+                region_name=region,
+            )
+        return self._sessions[account_id, region]
+
+    def _assume(self, role_arn: str, session_name: str) -> dict[str, str]:
+        """Credentials of ``role_arn`` as environment variables, assumed with the harness's own credentials
+        (outside handlers: no trust check, moto assumes any role)."""
+        credentials = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+        return {
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
+
+    def deploy_roles(
+        self,
+        template: Mapping[str, Any],
+        account_id: str,
+        refs: Mapping[str, str] | None = None,
+        *,
+        region: str | None = None,
+    ) -> dict[str, str]:
+        """Create every ``AWS::IAM::Role`` of ``template`` (``RoleName`` — else the logical id —, ``Path``,
+        ``AssumeRolePolicyDocument``, inline ``Policies``) in ``account_id``, then put every ``AWS::IAM::Policy``
+        on its ``Roles`` and create and attach every ``AWS::IAM::ManagedPolicy``; intrinsics resolve with
+        pseudo parameters of ``account_id`` (and ``region``, default the harness's), the roles and policies
+        themselves, and ``refs`` (anything else raises :class:`HarnessError` naming the path and the ref to
+        pass); log groups, topics, queues, functions and state machines of the template resolve to the ARN their
+        name gives. Returns logical id -> role ARN. ``ManagedPolicyArns`` (AWS managed policies) are not attached."""
+        resources: Mapping[str, Any] = template.get("Resources", {})
+        resolver = _Resolver(region=region or self.region, account=account_id, values=refs or {})
+        for logical_id, resource in resources.items():
+            if logical_id not in resolver.values:
+                resolver.values |= _named_arns(logical_id, resource, resolver, account_id, region or self.region)
+        roles = {k: v for k, v in resources.items() if v.get("Type") == "AWS::IAM::Role"}
+        managed = {k: v for k, v in resources.items() if v.get("Type") == "AWS::IAM::ManagedPolicy"}
+        arns: dict[str, str] = {}
+        for logical_id, resource in roles.items():
+            props = resource.get("Properties", {})
+            name = str(resolver.resolve(props.get("RoleName", logical_id), f"{logical_id}.RoleName"))
+            path = str(resolver.resolve(props.get("Path", "/"), f"{logical_id}.Path"))
+            arns[logical_id] = f"arn:aws:iam::{account_id}:role{path}{name}"
+            resolver.values |= {logical_id: name, f"{logical_id}.Arn": arns[logical_id]}
+        for logical_id, resource in managed.items():
+            props = resource.get("Properties", {})
+            name = str(resolver.resolve(props.get("ManagedPolicyName", logical_id), f"{logical_id}.ManagedPolicyName"))
+            resolver.values[logical_id] = f"arn:aws:iam::{account_id}:policy/{name}"
+        # Resolve everything first: an unresolvable reference fails before anything is created.
+        plans: list[tuple[str, str, str, list[tuple[str, str]]]] = []  # name, path, trust, inline policies
+        for logical_id, resource in roles.items():
+            props = resource.get("Properties", {})
+            trust = resolver.resolve(
+                props.get("AssumeRolePolicyDocument", {}), f"{logical_id}.AssumeRolePolicyDocument"
+            )
+            inline = [
+                (
+                    str(resolver.resolve(policy["PolicyName"], f"{logical_id}.Policies[{i}].PolicyName")),
+                    json.dumps(
+                        resolver.resolve(policy["PolicyDocument"], f"{logical_id}.Policies[{i}].PolicyDocument")
+                    ),
+                )
+                for i, policy in enumerate(props.get("Policies", []))
+            ]
+            path = str(resolver.resolve(props.get("Path", "/"), f"{logical_id}.Path"))
+            plans.append((resolver.values[logical_id], path, json.dumps(trust), inline))
+        attached: list[tuple[str, str, str, list[str]]] = []  # type, name, document, role names
+        for logical_id, resource in resources.items():
+            kind = resource.get("Type")
+            if kind not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                continue
+            props = resource.get("Properties", {})
+            document = json.dumps(resolver.resolve(props["PolicyDocument"], f"{logical_id}.PolicyDocument"))
+            if kind == "AWS::IAM::Policy":
+                name = str(resolver.resolve(props.get("PolicyName", logical_id), f"{logical_id}.PolicyName"))
+            else:
+                name = resolver.values[logical_id].rsplit("/", 1)[1]
+            targets = [str(role) for role in resolver.resolve(props.get("Roles", []), f"{logical_id}.Roles")]
+            attached.append((kind, name, document, targets))
+
+        iam = self.session(account_id).client("iam")
+        for name, path, trust, inline in plans:
+            iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust)
+            for policy_name, document in inline:
+                iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=document)
+        for kind, name, document, targets in attached:
+            if kind == "AWS::IAM::Policy":
+                for role in targets:
+                    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document)
+            else:
+                arn = iam.create_policy(PolicyName=name, PolicyDocument=document)["Policy"]["Arn"]
+                for role in targets:
+                    iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+        return arns
 
     # -- executions
 
@@ -541,11 +737,18 @@ class WorkflowHarness:
         )
 
     def state_machine_arn(self, logical_id: str | None = None) -> str:
+        """The ARN of the state machine with that logical id, or whose name starts with it (e.g.
+        ``kmsflow-snapshot-share-``); None: the template's only one."""
         if logical_id is None:
             if len(self.state_machines) != 1:
                 raise HarnessError(f"name the state machine: the template has {sorted(self.state_machines)}")
             return next(iter(self.state_machines.values()))
-        return self.state_machines[logical_id]
+        if logical_id in self.state_machines:
+            return self.state_machines[logical_id]
+        named = [arn for arn in self.state_machines.values() if arn.rsplit(":", 1)[1].startswith(logical_id)]
+        if len(named) != 1:
+            raise HarnessError(f"{logical_id!r} names {len(named)} state machines of {sorted(self.state_machines)}")
+        return named[0]
 
     # -- deployment
 
@@ -553,7 +756,15 @@ class WorkflowHarness:
         resources: Mapping[str, Any] = self.template.get("Resources", {})
         functions = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Lambda::Function"}
         machines = {k: v for k, v in resources.items() if v.get("Type") == "AWS::StepFunctions::StateMachine"}
-        resolver = _Resolver(region=self.region, account=self.account, values=self._refs)
+        account = self.handler_account or self.account
+        resolver = _Resolver(region=self.region, account=account, values=self._refs)
+        # Roles resolve to what deploy_roles creates (name, ARN in the handlers' account) unless refs say otherwise.
+        for logical_id, resource in resources.items():
+            if resource.get("Type") == "AWS::IAM::Role" and logical_id not in self._refs:
+                props = resource.get("Properties", {})
+                name = resolver.resolve(props.get("RoleName", logical_id), f"{logical_id}.RoleName")
+                path = resolver.resolve(props.get("Path", "/"), f"{logical_id}.Path")
+                resolver.values |= {logical_id: name, f"{logical_id}.Arn": f"arn:aws:iam::{account}:role{path}{name}"}
         # Names and ARNs first, so that any property may refer to any function or state machine.
         for logical_id, resource in functions.items():
             name = resolver.resolve(resource.get("Properties", {}).get("FunctionName", logical_id))
@@ -573,6 +784,8 @@ class WorkflowHarness:
             if "Handler" not in props:
                 raise HarnessError(f"{logical_id}: only zip functions with a Handler can be routed")
             deployed = self.functions[logical_id]
+            if self.handler_account is not None:
+                self._role_names[logical_id] = self._function_role_name(logical_id, props, resolver)
             variables = resolver.resolve(props.get("Environment", {}).get("Variables", {}), logical_id)
             lambda_.create_function(
                 FunctionName=deployed.name,
@@ -604,6 +817,27 @@ class WorkflowHarness:
                 roleArn=role_arn,
                 type=props.get("StateMachineType", "STANDARD"),
             )
+
+    def _function_role_name(self, logical_id: str, props: Mapping[str, Any], resolver: _Resolver) -> str:
+        """The ``RoleName`` of the ``AWS::IAM::Role`` the function's ``Role`` refers to (``Fn::GetAtt X.Arn``;
+        without ``RoleName``, X itself, as :meth:`deploy_roles` names it)."""
+        role = props.get("Role")
+        target = None
+        if isinstance(role, dict) and "Fn::GetAtt" in role:
+            arg = role["Fn::GetAtt"]
+            target = arg[0] if isinstance(arg, list) else str(arg).split(".")[0]
+        resource = self.template.get("Resources", {}).get(target) if target else None
+        if resource is None or resource.get("Type") != "AWS::IAM::Role":
+            raise HarnessError(
+                f"{logical_id}.Role: handler_account needs Fn::GetAtt of an AWS::IAM::Role, got {role!r}"
+            )
+        return str(resolver.resolve(resource.get("Properties", {}).get("RoleName", target), f"{target}.RoleName"))
+
+    def handler_role_arn(self, logical_id: str) -> str:
+        """The execution role a function's handler acts as (``handler_account`` set)."""
+        if self.handler_account is None:
+            raise HarnessError("handler_role_arn: the harness has no handler_account")
+        return f"arn:aws:iam::{self.handler_account}:role/{self._role_names[logical_id]}"
 
     def _role(self) -> str:
         iam = self.client("iam")
@@ -697,7 +931,18 @@ class WorkflowHarness:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         }
         error_type: str | None = None
-        with _patch_env(environment), handler_scope(str(function.handler)):
+        role_cache: Any = contextlib.nullcontext()
+        if self.handler_account is not None:
+            # Each step acts as its own role, as on AWS: environment credentials of the function's execution role
+            # (one assumption per function, like a warm container), and aws_clients' assumed-role cache per
+            # function (each function is its own container; one step's role sessions are not another's).
+            if deployed.logical_id not in self._handler_credentials:
+                self._handler_credentials[deployed.logical_id] = self._assume(
+                    self.handler_role_arn(deployed.logical_id), deployed.name
+                )
+            environment |= self._handler_credentials[deployed.logical_id]
+            role_cache = _patch(aws_clients, "_role_credentials", self._role_caches.setdefault(deployed.logical_id, {}))
+        with _patch_env(environment), role_cache, handler_scope(str(function.handler)):
             try:
                 handler = _import_handler(str(function.handler))
                 payload = _marshal(handler(event, context))
@@ -727,25 +972,30 @@ def _speedups() -> Iterator[None]:
     loads and parses the service's JSON model again and every client builds an SSL context; and the
     handlers' ``aws_clients.session_for`` makes a new boto3 Session per call (it shares the model loader, but
     building a botocore Session still costs ~10 ms; clients stay per call, and sessions through an assumed role
-    are left to ``aws_clients``, whose credential cache is the handler's behaviour).
+    are left to ``aws_clients``, whose credential cache is the handler's behaviour). Sessions are cached per
+    region *and* environment access key: a Session keeps the credentials it first resolved, and with
+    ``handler_account`` each function has its own.
     """
     loader = botocore.loaders.create_loader()
     ssl_context = botocore.httpsession.create_urllib3_context()
     original_ssl = botocore.httpsession.create_urllib3_context
     original_session_for = aws_clients.session_for
     original_client_for = boto_client.boto_client_for
-    sessions: dict[str, Any] = {}
+    sessions: dict[tuple[str, str | None], Any] = {}
     clients: dict[tuple[str, str], Any] = {}
 
     def shared_ssl_context(*args: Any, **kwargs: Any) -> Any:
         return original_ssl(*args, **kwargs) if args or kwargs else ssl_context
 
-    def session_for(*, region: str, role_arn: str | None = None, session_name: str = "kmsflow") -> Any:
+    def session_for(*, region: str, role_arn: str | None = None, **kwargs: Any) -> Any:
         if role_arn is not None:
-            return original_session_for(region=region, role_arn=role_arn, session_name=session_name)
-        if region not in sessions:
-            sessions[region] = original_session_for(region=region)
-        return sessions[region]
+            return original_session_for(region=region, role_arn=role_arn, **kwargs)
+        # Keyed by the environment's access key too: with handler_account each step has its own credentials,
+        # and a Session keeps the credentials it first resolved.
+        key = (region, os.environ.get("AWS_ACCESS_KEY_ID"))
+        if key not in sessions:
+            sessions[key] = original_session_for(region=region)
+        return sessions[key]
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         # The original ignores state_credentials (asl/utils/boto_client.py l. 14-33): one client per service.
@@ -831,7 +1081,9 @@ __all__ = [
     "Invocation",
     "LambdaContext",
     "Result",
+    "SharingModel",
     "WorkflowHarness",
     "handler_scope",
+    "imported_names",
     "in_handler",
 ]

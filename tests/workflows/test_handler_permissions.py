@@ -21,8 +21,8 @@ from tests.lambdas.snapshot_copy.helpers import (
 )
 from tests.support.moto_snapshots import SnapshotKind
 from tests.support.sfn_harness import WorkflowHarness, current_handler
+from tests.workflows.support import COPY_MACHINE, STACK, unused_imports
 
-STACK = "kmsflow-workflows-workloads-primary"
 #: botocore service name -> IAM action prefix.
 PREFIX = {"rds": "rds", "ec2": "ec2", "kms": "kms", "sts": "sts"}
 #: Actions a role holds that these runs do not call, and why: tags given at creation are authorized against
@@ -73,17 +73,21 @@ def test_each_handler_s_role_allows_its_calls_and_little_else(
     default_templates: dict[str, Any], calls: dict[str, set[str]]
 ) -> None:
     template = default_templates[STACK]
-    with WorkflowHarness(template, regions=[SOURCE_REGION, DESTINATION_REGION], seed=5) as h:
+    with WorkflowHarness(
+        template, regions=[SOURCE_REGION, DESTINATION_REGION], refs=unused_imports(template), seed=5
+    ) as h:
         world = make_world()
         for kind, snapshots in SNAPSHOTS.items():
             h.snapshots.set_duration(snapshots, 0, copy_seconds=600)  # copying when the failing check comes
             source = make_source(world, kind, name=f"perm-{kind.split('-')[0]}")
-            result = h.run(input=job_input(kind, source, world.destination_alias, delete_source_snapshot=True))
+            result = h.run(
+                COPY_MACHINE, input=job_input(kind, source, world.destination_alias, delete_source_snapshot=True)
+            )
             assert result.status == "SUCCEEDED", result.cause
             # The same kind again, failing at the first status check of its copy: on_failure removes the copy.
             h.faults.add("InvalidParameterValue", handler="check_copy", times=1)
             source = make_source(world, kind, name=f"fail-{kind.split('-')[0]}")
-            result = h.run(input=job_input(kind, source, world.destination_alias))
+            result = h.run(COPY_MACHINE, input=job_input(kind, source, world.destination_alias))
             assert result.status == "FAILED", result.output
             assert result.state_counts["OnFailure"] == 1
     allowed = role_actions_by_handler(template)

@@ -33,8 +33,8 @@ from tests.lambdas.snapshot_copy.helpers import (
     tags_of,
 )
 from tests.support.sfn_harness import WorkflowHarness, current_handler
+from tests.workflows.support import COPY_MACHINE, STACK, unused_imports
 
-STACK = "kmsflow-workflows-workloads-primary"
 ACCOUNT = "222222222222"  # the workloads account of the default configuration
 KINDS = ("rds-instance", "aurora-cluster", "ebs-volume", "rds-snapshot", "aurora-cluster-snapshot", "ebs-snapshot")
 
@@ -152,7 +152,12 @@ def test_every_handler_call_is_allowed_by_its_role(
         return made
 
     monkeypatch.setattr(aws_clients, "client", recording)
-    with WorkflowHarness(default_templates[STACK], regions=[SOURCE_REGION, DESTINATION_REGION], seed=7) as h:
+    with WorkflowHarness(
+        default_templates[STACK],
+        regions=[SOURCE_REGION, DESTINATION_REGION],
+        refs=unused_imports(default_templates[STACK]),
+        seed=7,
+    ) as h:
         world = make_world()
         for kind in KINDS:
             family = (
@@ -164,11 +169,13 @@ def test_every_handler_call_is_allowed_by_its_role(
             )
             h.snapshots.set_duration(family, 0, copy_seconds=600)
             source = make_source(world, kind, name=f"auth-{kind.replace('-', '')}")
-            result = h.run(input=job_input(kind, source, world.destination_alias, delete_source_snapshot=True))
+            result = h.run(
+                COPY_MACHINE, input=job_input(kind, source, world.destination_alias, delete_source_snapshot=True)
+            )
             assert result.status == "SUCCEEDED", result.cause
             h.faults.add("InvalidParameterValue", handler="check_copy", times=1)  # on_failure deletes its copy
             source = make_source(world, kind, name=f"fail-{kind.replace('-', '')}")
-            assert h.run(input=job_input(kind, source, world.destination_alias)).status == "FAILED"
+            assert h.run(COPY_MACHINE, input=job_input(kind, source, world.destination_alias)).status == "FAILED"
     assert {c[1] for c in calls} >= {
         "rds:DeleteDBSnapshot",
         "rds:DeleteDBClusterSnapshot",

@@ -29,8 +29,8 @@ from tests.lambdas.snapshot_copy.helpers import (
 )
 from tests.support.moto_snapshots import silent_progress
 from tests.support.sfn_harness import WorkflowHarness
+from tests.workflows.support import COPY_MACHINE, STACK, unused_imports
 
-STACK = "kmsflow-workflows-workloads-primary"
 SNAPSHOT_KINDS = {"rds": "rds-snapshot", "aurora": "aurora-cluster-snapshot", "ebs": "ebs-snapshot"}
 #: Virtual seconds until the copy is done: the source snapshot (made in the harness for every kind) and the copy.
 DONE_AFTER = 30 * 60 + 2 * 3600
@@ -38,7 +38,12 @@ DONE_AFTER = 30 * 60 + 2 * 3600
 
 @pytest.fixture
 def harness(default_templates: dict[str, dict[str, Any]]) -> Iterator[WorkflowHarness]:
-    with WorkflowHarness(default_templates[STACK], regions=[SOURCE_REGION, DESTINATION_REGION], seed=7) as h:
+    with WorkflowHarness(
+        default_templates[STACK],
+        regions=[SOURCE_REGION, DESTINATION_REGION],
+        refs=unused_imports(default_templates[STACK]),
+        seed=7,
+    ) as h:
         for family in SNAPSHOT_KINDS.values():
             h.snapshots.set_duration(family, 30 * 60, copy_seconds=2 * 3600)
         yield h
@@ -53,7 +58,7 @@ def copy_of(family: str, snapshot_id: str) -> dict[str, Any]:
 def test_each_kind_is_copied_under_the_destination_key(harness: WorkflowHarness, kind: str) -> None:
     world = make_world()
     source = make_source(world, kind)
-    result = harness.run(input=job_input(kind, source, world.destination_alias, tags={"team": "orders"}))
+    result = harness.run(COPY_MACHINE, input=job_input(kind, source, world.destination_alias, tags={"team": "orders"}))
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     destination = result.output["destination"]
     assert destination["region"] == DESTINATION_REGION
@@ -76,7 +81,7 @@ def test_without_progress_figures_the_waits_double_up_to_10_minutes(harness: Wor
     harness.snapshots.progress_curve = silent_progress
     world = make_world()
     source = make_source(world, "rds-snapshot")
-    result = harness.run(input=job_input("rds-snapshot", source, world.destination_alias))
+    result = harness.run(COPY_MACHINE, input=job_input("rds-snapshot", source, world.destination_alias))
     assert result.status == "SUCCEEDED", result.cause
     assert result.waits[:6] == (30, 60, 120, 240, 480, 600)
     assert max(result.waits) == 600
@@ -88,7 +93,7 @@ def test_without_progress_figures_the_waits_double_up_to_10_minutes(harness: Wor
 def test_an_unencrypted_source_is_copied_encrypted(harness: WorkflowHarness, kind: str) -> None:
     world = make_world()
     source = make_source(world, kind, encrypted=False)
-    result = harness.run(input=job_input(kind, source, world.destination_alias))
+    result = harness.run(COPY_MACHINE, input=job_input(kind, source, world.destination_alias))
     assert result.status == "SUCCEEDED", result.cause
     copy = copy_of(FAMILY[kind], result.output["destination"]["snapshot_id"])
     assert copy["Encrypted"] is True
@@ -102,7 +107,7 @@ def test_an_unencrypted_aurora_source_is_refused_before_anything_is_made(harness
     world = make_world()
     source = make_source(world, kind, encrypted=False)
     before = [snapshot_id_of("aurora", s) for s in manual_snapshots("aurora", SOURCE_REGION)]
-    result = harness.run(input=job_input(kind, source, world.destination_alias))
+    result = harness.run(COPY_MACHINE, input=job_input(kind, source, world.destination_alias))
     assert result.status == "FAILED"
     assert result.error == "UnencryptedSourceNotSupported"
     assert "restore the snapshot into a new cluster encrypted with a KMS key" in (result.cause or "")
@@ -123,7 +128,7 @@ def test_bad_input_fails_with_invalid_input(harness: WorkflowHarness, change: An
     world = make_world()
     doc = job_input("rds-snapshot", "anything", world.destination_alias)
     change(doc)
-    result = harness.run(input=doc)
+    result = harness.run(COPY_MACHINE, input=doc)
     assert result.status == "FAILED"
     assert result.error == "InvalidInput"
     assert fragment in (result.cause or "")
@@ -132,7 +137,7 @@ def test_bad_input_fails_with_invalid_input(harness: WorkflowHarness, change: An
 
 def test_a_missing_source_fails_naming_it(harness: WorkflowHarness) -> None:
     world = make_world()
-    result = harness.run(input=job_input("rds-snapshot", "no-such-snapshot", world.destination_alias))
+    result = harness.run(COPY_MACHINE, input=job_input("rds-snapshot", "no-such-snapshot", world.destination_alias))
     assert result.status == "FAILED"
     assert result.error == "SourceNotFound"
     assert "no-such-snapshot" in (result.cause or "")
@@ -164,7 +169,7 @@ def _disable(world: Any, h: WorkflowHarness) -> str:
 def test_destination_key_problems_fail_before_any_copy(harness: WorkflowHarness, key: Any, error: str) -> None:
     world = make_world()
     source = make_source(world, "ebs-snapshot")
-    result = harness.run(input=job_input("ebs-snapshot", source, key(world, harness)))
+    result = harness.run(COPY_MACHINE, input=job_input("ebs-snapshot", source, key(world, harness)))
     assert result.status == "FAILED"
     assert result.error == error, result.cause
     assert result.state_counts.get("StartCopy", 0) == 0
@@ -175,7 +180,7 @@ def test_a_destination_key_of_another_region_is_refused_at_validation(harness: W
     """A key ARN of the source region cannot encrypt a copy in the destination region: refused up front."""
     world = make_world()
     source = make_source(world, "ebs-snapshot")
-    result = harness.run(input=job_input("ebs-snapshot", source, world.source_key))
+    result = harness.run(COPY_MACHINE, input=job_input("ebs-snapshot", source, world.source_key))
     assert result.status == "FAILED"
     assert result.error == "InvalidInput"
     assert SOURCE_REGION in (result.cause or "")
@@ -187,7 +192,7 @@ def test_throttling_on_30_percent_of_calls_still_succeeds(harness: WorkflowHarne
     world = make_world()
     source = make_source(world, "rds-instance")
     harness.faults.throttle(0.3)
-    result = harness.run(input=job_input("rds-instance", source, world.destination_alias))
+    result = harness.run(COPY_MACHINE, input=job_input("rds-instance", source, world.destination_alias))
     assert result.status == "SUCCEEDED", result.cause
     # Calls of at least three different operations were throttled, and the execution still got through.
     assert sum(harness.faults.injected.values()) >= 5
@@ -206,7 +211,7 @@ def test_a_copy_quota_error_that_clears_after_minutes_is_retried(harness: Workfl
         for_seconds=60 * 60,
         message="Cannot copy more than 20 snapshots across regions",
     )
-    result = harness.run(input=job_input("rds-snapshot", source, world.destination_alias))
+    result = harness.run(COPY_MACHINE, input=job_input("rds-snapshot", source, world.destination_alias))
     assert result.status == "SUCCEEDED", result.cause
     assert result.state_counts["StartCopy"] == 1
     assert result.retries >= 2
@@ -219,8 +224,8 @@ def test_a_rerun_of_a_finished_input_makes_no_second_copy(harness: WorkflowHarne
     world = make_world()
     source = make_source(world, "aurora-cluster-snapshot")
     doc = job_input("aurora-cluster-snapshot", source, world.destination_alias)
-    first = harness.run(input=doc)
-    second = harness.run(input=doc)
+    first = harness.run(COPY_MACHINE, input=doc)
+    second = harness.run(COPY_MACHINE, input=doc)
     assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED")
     assert second.output["destination"]["snapshot_id"] == first.output["destination"]["snapshot_id"]
     assert len(manual_snapshots("aurora", DESTINATION_REGION)) == 1
@@ -240,7 +245,7 @@ def test_a_rerun_after_a_crash_between_copy_and_tagging_resumes_with_one_copy(ha
     rds = harness.client("rds", DESTINATION_REGION)
     arn = copy_of("rds", copy_id)["DBSnapshotArn"]
     rds.remove_tags_from_resource(ResourceName=arn, TagKeys=list(tags_of("rds", DESTINATION_REGION, copy_id)))
-    result = harness.run(input=doc)
+    result = harness.run(COPY_MACHINE, input=doc)
     assert result.status == "SUCCEEDED", result.cause
     assert result.output["destination"]["snapshot_id"] == copy_id
     assert len(manual_snapshots("rds", DESTINATION_REGION)) == 1
@@ -256,7 +261,7 @@ def test_a_copy_left_by_a_failed_execution_is_removed(harness: WorkflowHarness, 
     family = FAMILY[kind]
     before = [snapshot_id_of(family, s) for s in manual_snapshots(family, SOURCE_REGION)]
     harness.faults.add("InvalidParameterValue", handler="check_copy", times=1)
-    result = harness.run(input=job_input(kind, source, world.destination_alias))
+    result = harness.run(COPY_MACHINE, input=job_input(kind, source, world.destination_alias))
     assert result.status == "FAILED"
     assert result.state_counts["StartCopy"] == 1
     assert "was deleted" in (result.cause or "")

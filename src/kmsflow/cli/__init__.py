@@ -1,4 +1,4 @@
-"""The ``kmsflow`` command: ``kmsflow config check``, ``kmsflow keys import-material``, ``kmsflow audit usage``.
+"""The ``kmsflow`` command: ``config check``, ``keys import-material``, ``audit usage``, ``copy`` and ``share``.
 
 Every command prints errors as one readable message on stderr and exits non-zero, never with a traceback:
 2 for invalid configuration or arguments (as ``cdk synth`` does), 1 for a failed AWS operation, and 3 when
@@ -16,6 +16,7 @@ from kmsflow.cli.audit import app as audit_app
 from kmsflow.cli.config import app as config_app
 from kmsflow.cli.copy import app as copy_app
 from kmsflow.cli.keys import app as keys_app
+from kmsflow.cli.share import app as share_app
 from kmsflow.node import prefer_pinned_node
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(copy_app, name="copy")
+app.add_typer(share_app, name="share")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import typer
 
 from kmsflow.config import DEFAULT_CONFIG
 from kmsflow.errors import ConfigError
-from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, workflows_stack_name
+from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, share_target_stack_name, workflows_stack_name
 
 app = typer.Typer(help="Check kmsflow configuration files.", no_args_is_help=True)
 
@@ -58,6 +58,14 @@ def check(
         destinations = ", ".join(flow.destination_regions)
         stack = workflows_stack_name(flow.account, flow.region)
         typer.echo(f"  workflow snapshot-copy: {flow.region} -> {destinations} -> {stack}")
+    for share in cfg.workflows.snapshot_share:
+        stack = workflows_stack_name(share.account, share.region)
+        for target in share.targets:
+            stacks = ", ".join(share_target_stack_name(target.account, region) for region in target.regions)
+            typer.echo(
+                f"  workflow snapshot-share: {share.account} {share.region} -> {target.account} "
+                f"[{', '.join(target.regions)}] -> {stack}, {stacks}"
+            )
     principals = cfg.policy_principals()
     if principals:
         typer.echo("  principals named in key policies (they must exist before `cdk deploy`; README, 'Before deploy'):")

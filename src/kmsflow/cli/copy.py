@@ -78,17 +78,22 @@ def build_input(
     """The execution input of the contract in README "Workflows" (the state machine validates it again)."""
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
+    return {
+        "source": {"kind": kind, "id": source_id, "region": source_region},
+        "destination": {"region": destination_region, "kms_key_id": kms_key_id},
+        "options": {"tags": parse_tags(tags), "delete_source_snapshot": delete_source},
+    }
+
+
+def parse_tags(tags: list[str]) -> dict[str, str]:
+    """``--tag KEY=VALUE`` flags as a mapping."""
     parsed: dict[str, str] = {}
     for tag in tags:
         key, sep, value = tag.partition("=")
         if not sep or not key:
             raise typer.BadParameter(f"--tag {tag!r} is not KEY=VALUE")
         parsed[key] = value
-    return {
-        "source": {"kind": kind, "id": source_id, "region": source_region},
-        "destination": {"region": destination_region, "kms_key_id": kms_key_id},
-        "options": {"tags": parsed, "delete_source_snapshot": delete_source},
-    }
+    return parsed
 
 
 def execution_name(payload: dict[str, Any], now: float) -> str:

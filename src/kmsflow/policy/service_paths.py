@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kmsflow.lambdas.snapshot_copy.job import SNAPSHOT_PREFIX, TAG_JOB_ID
+from kmsflow.lambdas.snapshot_share.grants import GRANT_OPERATIONS
 from kmsflow.policy.assembly import Assembly, Resource, authorize
 from kmsflow.policy.document import as_list, statements
 from kmsflow.policy.model import ContextValue, Decision, Policy, Principal, Request
@@ -93,6 +94,16 @@ SNAPSHOT_ACTIONS = (
     "Service Authorization Reference, 'Actions, resources, and condition keys for Amazon RDS' and '... "
     "for Amazon EC2' (aws:ResourceTag on snapshot deletes): "
     "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html"
+)
+SHARE_GRANT = (
+    "KMS Developer Guide, 'Grants in AWS KMS' and 'Using grant constraints' (kms:GranteePrincipal, "
+    "kms:GrantOperations, kms:RetiringPrincipal); RDS User Guide, 'Sharing a DB snapshot' ('Allowing access to an "
+    "AWS KMS key'): https://docs.aws.amazon.com/kms/latest/developerguide/grant-authorization.html"
+)
+SHARE_ASSUME = (
+    "IAM User Guide, 'Access to AWS accounts owned by third parties' (sts:ExternalId) and 'AWS global condition "
+    "context keys' (aws:PrincipalArn): "
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"
 )
 DEPLOY_ROLE = (
     "CDK Developer Guide, 'Bootstrapping' (the CloudFormation execution role, AdministratorAccess by "
@@ -608,6 +619,121 @@ def _delete_row(role: str, action: str, example: str, region: str) -> ServicePat
     )
 
 
+# --- Snapshot share: the grant on a sharing key, the target's copy role -----------------------------------------
+
+GRANTEE, GRANT_OPERATIONS_KEY, RETIRING = "kms:GranteePrincipal", "kms:GrantOperations", "kms:RetiringPrincipal"
+EXTERNAL_ID = "sts:ExternalId"
+
+
+def _share_grant_rows(assembly: Assembly) -> Iterator[ServicePath]:
+    """For every key-policy Allow of ``kms:CreateGrant`` bound to named grantees (``kms:GranteePrincipal``) and a
+    retiring principal: the step role it names creates the grant a copy of each family needs, for each declared
+    grantee; another grantee, an operation beyond the copy's, another retiring principal or another role of the
+    account is denied."""
+    for key in [*assembly.resources("AWS::KMS::Key"), *assembly.resources("AWS::KMS::ReplicaKey")]:
+        governing = assembly.resource_policy(key.arn)
+        if governing is None:
+            continue
+        for _, statement in statements(governing[0].document):
+            grantees = _condition_values(statement, GRANTEE)
+            retiring = _condition_values(statement, RETIRING)
+            if statement.get("Effect") != "Allow" or not grantees or not retiring:
+                continue
+            if "kms:CreateGrant" not in as_list(statement.get("Action")):
+                continue
+            callers = _condition_values(statement, "aws:PrincipalArn")
+            for caller in callers:
+                for family, operations in _distinct_operations():
+                    for grantee in grantees:
+                        yield _share_grant_row(key, caller, grantee, retiring[0], family, operations)
+
+
+def _distinct_operations() -> list[tuple[str, tuple[str, ...]]]:
+    """(families, operations) for each distinct set of grant operations (RDS and Aurora need the same)."""
+    by_operations: dict[tuple[str, ...], list[str]] = {}
+    for family, operations in GRANT_OPERATIONS.items():
+        by_operations.setdefault(tuple(sorted(operations)), []).append(family)
+    return [("/".join(families), operations) for operations, families in by_operations.items()]
+
+
+def _share_grant_row(
+    key: Resource, caller: str, grantee: str, retiring: str, family: str, operations: tuple[str, ...]
+) -> ServicePath:
+    account = caller.split(":")[4]
+    create = _request(
+        Principal.role(caller),
+        "kms:CreateGrant",
+        key.arn,
+        {GRANTEE: grantee, GRANT_OPERATIONS_KEY: list(operations), RETIRING: retiring},
+    )
+    return ServicePath(
+        service=f"share step {caller.rsplit('/', 1)[1]}",
+        what=f"creates a {family} copy grant on {key.stack}/{key.logical_id} for {grantee}",
+        source=SHARE_GRANT,
+        request=create,
+        near_misses=(
+            NearMiss(
+                why="for another grantee", request=_with(create, {GRANTEE: f"arn:aws:iam::{OTHER_ACCOUNT}:role/x"})
+            ),
+            NearMiss(
+                why="with an operation a copy does not need (Sign)",
+                request=_with(create, {GRANT_OPERATIONS_KEY: [*operations, "Sign"]}),
+            ),
+            NearMiss(
+                why="with an operation a copy does not need (RetireGrant)",
+                request=_with(create, {GRANT_OPERATIONS_KEY: [*operations, "RetireGrant"]}),
+            ),
+            NearMiss(why="with another retiring principal", request=_with(create, {RETIRING: grantee})),
+            NearMiss(why="without a retiring principal", request=_with(create, {RETIRING: None})),
+            NearMiss(
+                why="by another step role of the account (the retiring one)",
+                request=replace(create, principal=Principal.role(retiring)),
+            ),
+            NearMiss(
+                why="by a role of another account",
+                request=replace(create, principal=Principal.role(caller.replace(f":{account}:", f":{OTHER_ACCOUNT}:"))),
+            ),
+        ),
+    )
+
+
+def _share_assume_rows(assembly: Assembly) -> Iterator[ServicePath]:
+    """For every role whose trust admits one principal by ``aws:PrincipalArn`` with an ``sts:ExternalId`` (a share
+    target's copy role): that principal assumes it with the external id; a wrong or missing external id, another
+    role of the same account, and the same role name in another account are denied."""
+    for role in assembly.resources("AWS::IAM::Role"):
+        trust = _value(assembly, role, "AssumeRolePolicyDocument")
+        for _, statement in statements(trust if isinstance(trust, Mapping) else {}):
+            external = _condition_values(statement, EXTERNAL_ID)
+            callers = _condition_values(statement, "aws:PrincipalArn")
+            if statement.get("Effect") != "Allow" or not external or not callers:
+                continue
+            for caller in callers:
+                account = caller.split(":")[4]
+                assume = _request(Principal.role(caller), "sts:AssumeRole", role.arn, {EXTERNAL_ID: external[0]})
+                sibling = caller.rsplit("-", 2)[0] + "-open-access" if "-" in caller else caller + "-other"
+                yield ServicePath(
+                    service=f"share step {caller.rsplit('/', 1)[1]}",
+                    what=f"assumes {role.arn} with its external id",
+                    source=SHARE_ASSUME,
+                    request=assume,
+                    near_misses=(
+                        NearMiss(why="with a wrong external id", request=_with(assume, {EXTERNAL_ID: "guessed"})),
+                        NearMiss(why="without an external id", request=_with(assume, {EXTERNAL_ID: None})),
+                        NearMiss(
+                            why="by another role of the source account",
+                            request=replace(assume, principal=Principal.role(sibling)),
+                        ),
+                        NearMiss(
+                            why="by the same role name in another account",
+                            request=replace(
+                                assume, principal=Principal.role(caller.replace(f":{account}:", f":{OTHER_ACCOUNT}:"))
+                            ),
+                        ),
+                    ),
+                )
+
+
 # --- The deploying principal ----------------------------------------------------------------------------------
 
 
@@ -653,5 +779,7 @@ _BUILDERS: Sequence[Callable[[Assembly], Iterator[ServicePath]]] = (
     _access_log_rows,
     _via_service_rows,
     _snapshot_delete_rows,
+    _share_grant_rows,
+    _share_assume_rows,
     _deploy_rows,
 )

@@ -1,4 +1,7 @@
-"""Stack names: a contract with deployed environments (renaming a stack makes CloudFormation see a new one)."""
+"""Stack names: a contract with deployed environments (renaming a stack makes CloudFormation see a new one), and
+the names of the workflows' state machines and roles that other accounts and key policies rely on."""
+
+from kmsflow.errors import WorkflowDefinitionError
 
 KEYS_STACK = "kmsflow-keys-{account}-{region}"
 
@@ -37,3 +40,46 @@ def snapshot_copy_name(region: str) -> str:
     """The snapshot-copy state machine's name in ``region`` and the prefix of its handler roles' names (IAM
     names are global per account, hence the region). A contract: key policies, the CLI and operators use it."""
     return f"kmsflow-snapshot-copy-{region}"
+
+
+def snapshot_share_name(region: str) -> str:
+    """The snapshot-share state machine's name in ``region`` and the prefix of its step roles' names (as
+    :func:`snapshot_copy_name`). A contract: the target accounts' copy roles trust its ``target_copy`` role by name."""
+    return f"kmsflow-snapshot-share-{region}"
+
+
+SHARE_TARGET_STACK = "kmsflow-share-target-{account}-{region}"
+
+
+def share_target_stack_name(account: str, region: str) -> str:
+    """The stack of a share target (account name, region name of the configuration): the copy roles that share
+    machines of other accounts assume there."""
+    return SHARE_TARGET_STACK.format(account=account, region=region)
+
+
+#: IAM's limit on a role name.
+MAX_ROLE_NAME = 64
+
+
+def share_copy_role_name(source_account_id: str, source_region: str, target_region: str) -> str:
+    """The copy role, in a target account, that the share machine of (``source_account_id``, ``source_region``)
+    assumes to copy into ``target_region`` (region codes), e.g. ``kmsflow-share-222222222222-eu-west-1-eu-central-1``.
+    Both accounts derive it: the source's target_copy step is allowed to assume exactly these ARNs."""
+    return checked_role_name(f"kmsflow-share-{source_account_id}-{source_region}-{target_region}", field="regions")
+
+
+def share_external_id(source_account_id: str, source_region: str) -> str:
+    """The default ``sts:ExternalId`` the share machine of (``source_account_id``, ``source_region``) presents to
+    its targets' copy roles (a target's ``external_id`` overrides it)."""
+    return f"kmsflow-share-{source_account_id}-{source_region}"
+
+
+def checked_role_name(name: str, *, field: str) -> str:
+    """``name`` if IAM accepts its length; else a :class:`WorkflowDefinitionError` at ``field``."""
+    if len(name) > MAX_ROLE_NAME:
+        raise WorkflowDefinitionError(
+            f"role name {name!r} has {len(name)} characters; IAM allows at most {MAX_ROLE_NAME}; "
+            "run the workflow in a region with a shorter code",
+            field=field,
+        )
+    return name

@@ -88,9 +88,22 @@ def grant_to_role(
         )
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid=sid,
+            sid=_free_sid(role, sid),
             actions=list(actions),
             resources=[target.key_arn],
             conditions=dict(conditions) or None,
         )
     )
+
+
+def _free_sid(role: iam.Role, sid: str) -> str:
+    """``sid``, or ``sid`` with the first free number appended when ``role``'s policy already has a statement of
+    that Sid: a role granted the same purpose on two keys (a multi-region key's primary and replica) gets one
+    statement per key, and IAM Sids must be unique within a policy. Key policies are one per key: theirs stay."""
+    policy = role.node.try_find_child("DefaultPolicy")
+    document = policy.document.to_json() if isinstance(policy, iam.Policy) else None
+    taken = {s.get("Sid") for s in (document or {}).get("Statement", []) if isinstance(s, Mapping)}
+    number, free = 2, sid
+    while free in taken:
+        free, number = f"{sid}{number}", number + 1
+    return free

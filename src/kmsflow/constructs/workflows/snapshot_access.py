@@ -48,7 +48,11 @@ def _created_by(action: str) -> Mapping[str, Any]:
 
 
 #: family -> verb -> what the verb needs. ``copy_from`` is the source side of a cross-region copy (the copy
-#: reads the source snapshot), ``copy_to`` its destination side (the new snapshot and its tags).
+#: reads the source snapshot), ``copy_to`` its destination side (the new snapshot and its tags). ``share`` (the
+#: snapshot-share machine) adds or removes one account from a snapshot's share attribute and reads it back: RDS
+#: ``restore``, Aurora's cluster snapshot attribute, EBS ``createVolumePermission``. A source that is already under
+#: a sharing key (or unencrypted RDS/EBS) is shared as it is, so any snapshot of the regions may be shared; which
+#: account it is shared with the handlers take from the targets the configuration declares.
 FAMILY_VERBS: dict[str, dict[str, tuple[Access, ...]]] = {
     "rds": {
         "describe": (Access("Describe", ("rds:DescribeDBSnapshots",), ("{rds}:*",)),),
@@ -67,6 +71,7 @@ FAMILY_VERBS: dict[str, dict[str, tuple[Access, ...]]] = {
         ),
         "tag": (Access("TagOwn", ("rds:AddTagsToResource",), (_RDS_OWN,)),),
         "delete": (Access("DeleteOwn", ("rds:DeleteDBSnapshot",), (_RDS_OWN,), OWN_TAG_CONDITION),),
+        "share": (Access("Share", ("rds:DescribeDBSnapshotAttributes", "rds:ModifyDBSnapshotAttribute"), (_RDS_ANY,)),),
     },
     "aurora": {
         "describe": (Access("Describe", ("rds:DescribeDBClusterSnapshots",), ("{rds}:*",)),),
@@ -83,6 +88,13 @@ FAMILY_VERBS: dict[str, dict[str, tuple[Access, ...]]] = {
         ),
         "tag": (Access("TagOwn", ("rds:AddTagsToResource",), (_AURORA_OWN,)),),
         "delete": (Access("DeleteOwn", ("rds:DeleteDBClusterSnapshot",), (_AURORA_OWN,), OWN_TAG_CONDITION),),
+        "share": (
+            Access(
+                "Share",
+                ("rds:DescribeDBClusterSnapshotAttributes", "rds:ModifyDBClusterSnapshotAttribute"),
+                (_AURORA_ANY,),
+            ),
+        ),
     },
     "ebs": {
         # DescribeSnapshots supports no resource-level permission: bounded by region instead (see _place()).
@@ -98,6 +110,9 @@ FAMILY_VERBS: dict[str, dict[str, tuple[Access, ...]]] = {
         ),
         "tag": (Access("TagOwn", ("ec2:CreateTags",), (_EBS_SNAPSHOTS,), OWN_TAG_CONDITION),),
         "delete": (Access("DeleteOwn", ("ec2:DeleteSnapshot",), (_EBS_SNAPSHOTS,), OWN_TAG_CONDITION),),
+        "share": (
+            Access("Share", ("ec2:DescribeSnapshotAttribute", "ec2:ModifySnapshotAttribute"), (_EBS_SNAPSHOTS,)),
+        ),
     },
 }
 

@@ -13,10 +13,8 @@ made, and then to a ``Fail`` state whose error and cause come from it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -27,49 +25,52 @@ from constructs import Construct
 
 from kmsflow.constructs.keys.key import KeyGrants
 from kmsflow.constructs.nag.acknowledge import acknowledge
+from kmsflow.constructs.workflows.lambda_steps import (
+    ASSET_EXCLUDE,
+    COPY_SERVICES,
+    FUNCTION_REASONS,
+    LAMBDA_SERVICE_ERRORS,
+    MAX_ROLE_NAME,
+    QUOTA_ERRORS,
+    SOURCE_KEY_ACTIONS,
+    SOURCE_ROOT,
+    STATE_MACHINE_ROLE_REASONS,
+    THROTTLING_ERRORS,
+    Step,
+    grant_source_keys,
+    lambda_code,
+    lambda_task,
+    logged_state_machine,
+    retry_quota,
+    step_function,
+    step_role,
+    step_role_name,
+)
 from kmsflow.constructs.workflows.snapshot_access import DESTINATION, SOURCE, statements
-from kmsflow.errors import WorkflowDefinitionError
-from kmsflow.lambdas.errors import THROTTLING_ERRORS as THROTTLING_ERROR_CLASSES
-from kmsflow.lambdas.errors import CopyQuotaExceeded
-from kmsflow.policy.roles import via_service_values
 from kmsflow.stacks.naming import snapshot_copy_name
 
-#: The folder that holds the ``kmsflow`` package; the Lambda asset takes only kmsflow/__init__.py and
-#: kmsflow/lambdas/ from it, so the dotted handler path in the template is the one the tests import.
-SOURCE_ROOT = Path(__file__).resolve().parents[3]
-ASSET_EXCLUDE = ["*", "!kmsflow", "!kmsflow/__init__.py", "!kmsflow/lambdas", "!kmsflow/lambdas/**", "**/__pycache__"]
 HANDLERS = "kmsflow.lambdas.snapshot_copy.handlers"
 
-#: The errorTypes Retry matches are the handlers' own exception class names (kmsflow.lambdas.errors).
-THROTTLING_ERRORS = list(THROTTLING_ERROR_CLASSES)
-QUOTA_ERRORS = [CopyQuotaExceeded.__name__]
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
+#: Re-exported: what both workflows share lives in :mod:`.lambda_steps`.
+__all__ = [
+    "ASSET_EXCLUDE",
+    "COPY_SERVICES",
+    "FUNCTION_REASONS",
+    "HANDLERS",
+    "LAMBDA_SERVICE_ERRORS",
+    "MAX_ROLE_NAME",
+    "QUOTA_ERRORS",
+    "SOURCE_KEY_ACTIONS",
+    "SOURCE_ROOT",
+    "STATE_MACHINE_ROLE_REASONS",
+    "STEPS",
+    "THROTTLING_ERRORS",
+    "SnapshotCopyWorkflow",
+    "handler_role_name",
 ]
 
-#: The services that copy snapshots with the caller's KMS permissions (short names of policy.roles.VIA_SERVICES).
-COPY_SERVICES = ("rds", "ebs")
-MAX_ROLE_NAME = 64
-
-#: Actions on the *source* snapshot's key that the copy's caller needs: RDS and EC2 decrypt the source and
-#: re-encrypt it through grants they create for the caller (kms:ViaService, kms:GrantIsForAWSResource). The
-#: destination key's permissions come from that key's grant helpers (:meth:`grant_destination_key`).
-SOURCE_KEY_ACTIONS = ("kms:Decrypt", "kms:ReEncryptFrom", "kms:DescribeKey")
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One task of the machine: its handler, what it is for (the function's description), and the snapshot
-    calls it makes, as (verb of :data:`~kmsflow.constructs.workflows.snapshot_access.FAMILY_VERBS`, side whose
-    regions it makes them in)."""
-
-    handler: str
-    description: str
-    calls: tuple[tuple[str, str], ...] = ()
-
+#: A step of this machine (the shared :class:`~kmsflow.constructs.workflows.lambda_steps.Step`).
+_Step = Step
 
 STEPS = (
     _Step("validate", "Checks the execution input and derives the job's deterministic id"),
@@ -126,23 +127,6 @@ HANDLER_ROLE_REASONS = {
     "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy": "Each handler's role has one inline policy so that it lives "
     "and dies with the function that needs it; its statements are listed and reasoned above.",
 }
-#: cdk-nag findings accepted on the state machine's role (made by aws-cdk for its Lambda tasks).
-STATE_MACHINE_ROLE_REASONS = {
-    "AwsSolutions::AwsSolutions-IAM5": "aws-cdk grants lambda:InvokeFunction on each task's function ARN and "
-    "its versions and aliases (<function arn>:*); the X-Ray and log-delivery actions of a state machine support "
-    "no resource-level permissions.",
-    "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy": "aws-cdk's state machine role keeps its policy inline; it "
-    "only invokes this workflow's functions and writes its traces and logs.",
-}
-#: cdk-nag findings accepted on each handler function.
-FUNCTION_REASONS = {
-    "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ": "The functions are invoked synchronously by the state machine, "
-    "which retries and catches their errors (on_failure, then a Fail state and a notice); a dead-letter queue "
-    "applies only to asynchronous invocations.",
-    "NIST.800.53.R5::NIST.800.53.R5-LambdaInsideVPC": "The handlers call only regional AWS APIs (RDS, EC2, KMS, "
-    "STS) and reach no private resource; a VPC would add NAT or interface endpoints without narrowing access, "
-    "which IAM and the key policies already bound.",
-}
 
 
 class SnapshotCopyWorkflow(Construct):
@@ -165,70 +149,36 @@ class SnapshotCopyWorkflow(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         self._regions = {SOURCE: sorted(set(source_regions)), DESTINATION: sorted(set(destination_regions))}
-        code = lambda_.Code.from_asset(str(SOURCE_ROOT), exclude=ASSET_EXCLUDE)
+        code = lambda_code()
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         for step in STEPS:
-            # Fixed names: key policies of other stacks name the roles (aws:PrincipalArn) without a cross-stack
-            # reference, and CloudTrail shows operators which step made a call.
-            role = iam.Role(
-                self,
-                f"{step.handler}-role",
-                role_name=handler_role_name(stack.region, step.handler),
-                assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                description=f"kmsflow snapshot copy, {step.handler}: {step.description}",
+            role = step_role(
+                self, step, role_name=handler_role_name(stack.region, step.handler), workflow="snapshot copy"
             )
             findings = self._grant_step_actions(stack, role, step)
-            group = logs.LogGroup(
+            self.functions[step.handler] = step_function(
                 self,
-                f"{step.handler}-logs",
-                encryption_key=log_key,
-                retention=log_retention,
-                removal_policy=RemovalPolicy.RETAIN,
-            )
-            group.grant_write(role)
-            self.functions[step.handler] = lambda_.Function(
-                self,
-                step.handler,
-                runtime=lambda_.Runtime.PYTHON_3_14,
-                code=code,
-                handler=f"{HANDLERS}.{step.handler}",
+                step,
                 role=role,
-                description=f"kmsflow snapshot copy: {step.description}",
-                timeout=Duration.minutes(1),
-                memory_size=256,
-                reserved_concurrent_executions=20,
-                log_group=group,
-                tracing=lambda_.Tracing.ACTIVE,
+                code=code,
+                handlers=HANDLERS,
+                workflow="snapshot copy",
+                log_key=log_key,
+                log_retention=log_retention,
                 environment={"KMSFLOW_WORKFLOW": "snapshot-copy"},
             )
             self.roles[step.handler] = role
             acknowledge(role, HANDLER_ROLE_REASONS, findings=["Resource::*", *findings])
             acknowledge(self.functions[step.handler], FUNCTION_REASONS)
-        self.log_group = logs.LogGroup(
+        self.log_group, self.state_machine = logged_state_machine(
             self,
-            "StateMachineLogs",
-            encryption_key=log_key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            state_machine_name=state_machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            timeout=Duration.hours(timeout_hours),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-        )
-
-        invoked = [
-            f"Resource::<{stack.resolve(stack.get_logical_id(fn.node.default_child))}.Arn>:*"  # type: ignore[arg-type]
-            for fn in self.functions.values()
-        ]
-        acknowledge(
-            self.state_machine.role.node.scope or self, STATE_MACHINE_ROLE_REASONS, findings=["Resource::*", *invoked]
+            definition=self._definition,
+            name=state_machine_name,
+            log_key=log_key,
+            timeout_hours=timeout_hours,
+            log_retention=log_retention,
+            functions=list(self.functions.values()),
         )
 
     def grant_destination_key(self, key: KeyGrants) -> None:
@@ -241,7 +191,6 @@ class SnapshotCopyWorkflow(Construct):
     def _grant_step_actions(self, stack: Stack, role: iam.Role, step: _Step) -> list[str]:
         """Add ``step``'s snapshot actions (and, for the copy, the source keys') to ``role``; return the
         wildcard finding ids cdk-nag reports for them, to be acknowledged with the reasons above."""
-        arn = f"arn:{stack.partition}"
         findings: list[str] = []
         for statement in statements(
             step.calls, regions=self._regions, account=stack.account, partition=stack.partition
@@ -249,68 +198,15 @@ class SnapshotCopyWorkflow(Construct):
             role.add_to_policy(iam.PolicyStatement.from_json(statement))
             findings += [f"Resource::{r}" for r in statement["Resource"] if r != "*" and "*" in r]
         if step.handler == COPYING_STEP:
-            sources = self._regions[SOURCE]
-            keys = [f"{arn}:kms:{region}:{stack.account}:key/*" for region in sources]
-            via = [
-                v for r in sources for v in via_service_values(list(COPY_SERVICES), region=r, partition=stack.partition)
-            ]
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="SourceKeysThroughRdsAndEbs",
-                    actions=list(SOURCE_KEY_ACTIONS),
-                    resources=keys,
-                    conditions={"StringEquals": {"kms:ViaService": via}},
-                )
-            )
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="SourceKeyGrantsForAwsResources",
-                    actions=["kms:CreateGrant"],
-                    resources=keys,
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": {"kms:ViaService": via}},
-                )
-            )
-            findings += [f"Resource::{k}" for k in keys]
+            findings += grant_source_keys(role, regions=self._regions[SOURCE])
         return list(dict.fromkeys(findings))
 
     def _task(self, handler: str, *, payload: sfn.TaskInput | None = None) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            self,
-            _state_name(handler),
-            lambda_function=self.functions[handler],
-            payload=payload,
-            payload_response_only=True,
-            retry_on_service_exceptions=False,
-        )
-        task.add_retry(
-            errors=THROTTLING_ERRORS,
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=8,
-            max_delay=Duration.minutes(2),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        task.add_retry(
-            errors=LAMBDA_SERVICE_ERRORS,
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=6,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        return task
+        return lambda_task(self, handler, self.functions[handler], payload=payload)
 
     @staticmethod
     def _retry_quota(task: tasks.LambdaInvoke) -> None:
-        """Copy quotas (20 RDS/EBS, 5 Aurora concurrent copies per destination region) clear as other copies
-        finish: wait minutes, not seconds, for up to about two hours."""
-        task.add_retry(
-            errors=QUOTA_ERRORS,
-            interval=Duration.minutes(2),
-            backoff_rate=1.5,
-            max_attempts=12,
-            max_delay=Duration.minutes(15),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        retry_quota(task)
 
     def _definition(self) -> sfn.IChainable:
         fail = sfn.Fail(self, "Failed", error_path="$.error", cause_path="$.cause")
@@ -367,16 +263,4 @@ class SnapshotCopyWorkflow(Construct):
 def handler_role_name(region: str, handler: str) -> str:
     """The role name of ``handler``'s function in ``region``: the state machine's name (kmsflow.stacks.naming)
     and the step, e.g. ``kmsflow-snapshot-copy-eu-west-1-start-copy`` (at most 64 characters, IAM's limit)."""
-    name = f"{snapshot_copy_name(region)}-{handler.replace('_', '-')}"
-    if len(name) > MAX_ROLE_NAME:
-        raise WorkflowDefinitionError(
-            f"role name {name!r} has {len(name)} characters; IAM allows at most {MAX_ROLE_NAME}; "
-            "run the workflow in a region with a shorter code",
-            field="region",
-        )
-    return name
-
-
-def _state_name(handler: str) -> str:
-    """``check_destination_key`` -> ``CheckDestinationKey`` (state names are what operators read)."""
-    return "".join(part.capitalize() for part in handler.split("_"))
+    return step_role_name(snapshot_copy_name(region), handler)

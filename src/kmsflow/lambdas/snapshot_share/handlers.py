@@ -302,7 +302,7 @@ def _plan(job: ShareJob, metadata: Mapping[str, Any]) -> list[Hop]:
     """The copies to make in the target account: one, or two when AWS copies this shared snapshot only within its
     region (the first under the target key's replica in that region)."""
     shared, target = job["shared"], job["target"]
-    final = Hop(region=target["region"], snapshot_id=target_snapshot_id(job), kms_key_arn=metadata["Arn"], name="final")
+    final = Hop(region=target["region"], target_id=target_snapshot_id(job), kms_key_arn=str(metadata["Arn"]))
     needs_region = SAME_REGION_SHARED_COPY.get(job["source"]["family"])
     stays = needs_region is not None and (needs_region or shared["encrypted"])
     if not stays or shared["region"] == target["region"]:
@@ -313,7 +313,7 @@ def _plan(job: ShareJob, metadata: Mapping[str, Any]) -> list[Hop]:
             f"AWS copies a shared {job['source']['family']} snapshot only within {shared['region']}, and target key"
             f" {metadata['Arn']} has no replica there to encrypt that first copy"
         )
-    first = Hop(region=shared["region"], snapshot_id=hop_snapshot_id(job), kms_key_arn=replica, name="intermediate")
+    first = Hop(region=shared["region"], target_id=hop_snapshot_id(job), kms_key_arn=replica)
     return [first, final]
 
 
@@ -367,7 +367,7 @@ def _advance(job: ShareJob, hop: Hop, source: SnapshotRecord) -> tuple[SnapshotR
     """The hop's copy now, and whether this call started it: found (a rerun, or an earlier call), else started
     from ``source``."""
     adapter = _target_adapter(job, source_region=source.region, region=hop["region"])
-    record = adapter.find_copy(hop["snapshot_id"], job_id=job["job_id"])
+    record = adapter.find_copy(hop["target_id"], job_id=job["job_id"])
     started = record is None
     if record is None:
         record = _start(job, adapter, hop, source)
@@ -388,7 +388,7 @@ def _start(job: ShareJob, adapter: SnapshotAdapter, hop: Hop, source: SnapshotRe
     try:
         return adapter.copy(
             source,
-            target_id=hop["snapshot_id"],
+            target_id=hop["target_id"],
             kms_key_arn=hop["kms_key_arn"],
             tags=_copy_tags(job),
             option_group_name=None,
@@ -411,6 +411,8 @@ def _complete_tags(adapter: SnapshotAdapter, record: SnapshotRecord, wanted: Map
 
 def _delete_own(adapter: SnapshotAdapter, hop: Hop, job: ShareJob) -> bool:
     """Delete a copy this job made (its job tag says so); False if it is gone or not the job's."""
+    if "snapshot_id" not in hop:
+        return False
     try:
         record = adapter.copy_status(hop["snapshot_id"])
     except CopyFailed:
@@ -425,7 +427,7 @@ def _clean_up_target(job: ShareJob) -> ShareJob:
     hops: list[Hop] = list(job.get("target", {}).get("hops") or [])
     revoked = job.setdefault("revoked", empty_revoked())
     for index, hop in enumerate(hops):
-        if not hop.get("created"):
+        if not hop.get("created") or "snapshot_id" not in hop:
             continue
         final = index == len(hops) - 1
         adapter = _target_adapter(job, source_region=hop["region"], region=hop["region"])
@@ -459,7 +461,8 @@ def revoke(event: Mapping[str, Any], context: Any) -> ShareJob:
     _try(problems, "delete the temporary copy", lambda: _delete_temporary(job, shared, revoked))
     if problems:
         raise RevocationIncomplete(f"{describe(job)} could not " + "; ".join(problems))
-    job["last_step"] = "revoke"
+    if "error" not in job:  # on the failure path, last_step keeps naming where the execution stopped
+        job["last_step"] = "revoke"
     return job
 
 

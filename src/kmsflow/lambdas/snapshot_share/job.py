@@ -76,9 +76,11 @@ class Hop(TypedDict):
     snapshot only within its region)."""
 
     region: str
-    snapshot_id: str
+    #: The deterministic name (RDS: the identifier; EBS: the Name tag) that a rerun finds the copy by.
+    target_id: str
     kms_key_arn: str
-    name: str
+    #: The copy's id once it exists (EBS chooses it; RDS: the target id).
+    snapshot_id: NotRequired[str]
     snapshot_arn: NotRequired[str]
     created: NotRequired[bool]
     status: NotRequired[str]
