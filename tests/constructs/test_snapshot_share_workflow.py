@@ -160,13 +160,8 @@ def test_retries(definition: dict[str, Any]) -> None:
         assert _retry(state, "Lambda.TooManyRequestsException")["MaxAttempts"] == 6
         has_quota = any(r["ErrorEquals"] == ["CopyQuotaExceeded"] for r in state["Retry"])
         assert has_quota == (name in {"PrepareSource", "PrepareShareable", "TargetCopy"}), name
-    assert _retry(states["TargetCopy"], "SharedKeyNotYetUsable") == {
-        "ErrorEquals": ["SharedKeyNotYetUsable"],
-        "IntervalSeconds": 5,
-        "MaxAttempts": 6,
-        "BackoffRate": 2,
-        "JitterStrategy": "FULL",
-    }
+    # The grant's eventual consistency is waited out by the TargetCopy loop itself, not by a Retry.
+    assert not [r for r in states["TargetCopy"]["Retry"] if "SharedKeyNotYetUsable" in r["ErrorEquals"]]
 
 
 # --- Functions and roles ----------------------------------------------------------------------------------------

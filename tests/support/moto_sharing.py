@@ -325,6 +325,8 @@ class SharingModel:
         self.trust_applies = trust_applies
         self.grant_delay_seconds = grant_delay_seconds
         self.refusals: list[str] = []  # one line per refusal, for test messages
+        #: Every KMS grant created while installed (moto forgets retired ones), in order.
+        self.grants_created: list[dict[str, Any]] = []
 
     # -- install
 
@@ -452,6 +454,16 @@ class SharingModel:
 
         def add_grant(key: Key, *args: Any, **kwargs: Any) -> Any:
             grant = original(key, *args, **kwargs)
+            model.grants_created.append(
+                {
+                    "KeyArn": key.arn,  # moto's Key.arn
+                    "GrantId": grant.id,
+                    "Name": grant.name,
+                    "GranteePrincipal": grant.grantee_principal,
+                    "RetiringPrincipal": grant.retiring_principal,
+                    "Operations": list(grant.operations or []),
+                }
+            )
             if model.clock is not None:
                 vars(grant)[_GRANT_STAMP] = model.clock.elapsed
             return grant

@@ -287,6 +287,7 @@ class FaultRule:
     message: str = "Injected by the kmsflow test harness"
     scope: str = "handlers"  # "handlers": only requests made while a routed handler runs; "all"
     handler: str | None = None  # only requests made by this handler (its function name, e.g. "check_copy")
+    skip: int = 0  # let this many matching requests through first (a failure in the middle of a step's work)
 
     def matches(self, service: str, operation: str, now: float) -> bool:
         return (
@@ -324,15 +325,16 @@ class Faults:
         message: str | None = None,
         scope: str = "handlers",
         handler: str | None = None,
+        skip: int = 0,
     ) -> FaultRule:
         """Answer ``code`` to ``share`` of the matching requests, for ``for_seconds`` of virtual time and at
         most ``times`` times (each HTTP attempt counts: botocore retries throttling codes by itself); with
-        ``handler``, only requests that handler makes."""
+        ``handler``, only requests that handler makes; after letting ``skip`` of them through."""
         if not 0 <= share <= 1 or scope not in ("handlers", "all"):
             raise ValueError("share must be within [0, 1] and scope 'handlers' or 'all'")
         until = None if for_seconds is None else self.clock.elapsed + for_seconds
         rule = FaultRule(
-            code, share, service, operation, until, times, status, message or FaultRule.message, scope, handler
+            code, share, service, operation, until, times, status, message or FaultRule.message, scope, handler, skip
         )
         self.rules.append(rule)
         return rule
@@ -367,6 +369,9 @@ class Faults:
         with self._lock:
             for rule in self.rules:
                 if rule.matches(service, operation, self.clock.elapsed) and self._rng.random() < rule.share:
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     code = rule.code or THROTTLING_CODES.get(service, "ThrottlingException")
                     if rule.times is not None:
                         rule.times -= 1

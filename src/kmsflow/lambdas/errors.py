@@ -232,15 +232,17 @@ class IntermediateKeyMissing(WorkflowError):
 
 
 class SharedKeyNotYetUsable(WorkflowError):
-    """The target could not use the shared snapshot's key yet: KMS grants are eventually consistent.
+    """The target could not use the shared snapshot's key (yet: KMS grants are eventually consistent). The
+    target-copy step counts these refusals and tries again after its next wait; it never leaves the step."""
 
-    The state machine retries this error with back-off; if it persists, the grant is missing or was retired.
-    """
+
+class SharedKeyNotUsable(WorkflowError):
+    """The target was refused the shared snapshot's key at every try over about half an hour: the grant is
+    missing, was retired, or the key is disabled (a grant propagates within minutes)."""
 
     remedy = (
-        "the state machine retries with back-off while the grant propagates; if it keeps failing, check that the"
-        " sharing key's policy lets the open-access step create grants for the target copy role, then start the"
-        " same input again"
+        "check that the sharing key is enabled and that its policy lets the open-access step create grants for the"
+        " target copy role (deploy the workflows stack after the keys stack), then start the same input again"
     )
 
 

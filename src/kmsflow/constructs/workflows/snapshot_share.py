@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -47,7 +47,6 @@ from kmsflow.constructs.workflows.lambda_steps import (
     step_role_name,
 )
 from kmsflow.constructs.workflows.snapshot_access import statements
-from kmsflow.lambdas.errors import SharedKeyNotYetUsable
 from kmsflow.lambdas.snapshot_share.grants import ALL_GRANT_OPERATIONS
 from kmsflow.stacks.naming import share_copy_role_name, snapshot_share_name
 
@@ -103,9 +102,6 @@ REENCRYPTING_STEP = "prepare_shareable"
 OPENING_STEP = "open_access"
 REVOKING_STEP = "revoke"
 TARGET_STEP = "target_copy"
-
-#: The errorTypes of the grant's eventual consistency (retried on TargetCopy).
-NOT_YET_USABLE_ERRORS = [SharedKeyNotYetUsable.__name__]
 
 #: cdk-nag findings accepted on the share handlers' roles.
 HANDLER_ROLE_REASONS = {
@@ -340,14 +336,8 @@ class SnapshotShareWorkflow(Construct):
         open_access = guarded(self._task("open_access"))
         target_copy = guarded(self._task("target_copy"))
         retry_quota(target_copy)
-        # Grants are eventually consistent: the target's first use of the sharing key may fail for seconds.
-        target_copy.add_retry(
-            errors=NOT_YET_USABLE_ERRORS,
-            interval=Duration.seconds(5),
-            backoff_rate=2,
-            max_attempts=6,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        # Grants are eventually consistent: the handler itself counts refusals of the shared key and comes back
+        # after the next wait (kmsflow.lambdas.snapshot_share.handlers.MAX_KEY_REFUSALS), so no Retry here.
         wait_target = sfn.Wait(self, "WaitForTargetCopy", time=sfn.WaitTime.seconds_path("$.wait.seconds"))
         revoke = guarded(self._task("revoke", id="RevokeAccess", throttling_attempts=10))
         finish = guarded(self._task("finish"))

@@ -20,6 +20,7 @@ from kmsflow.lambdas.errors import (
     CopyFailed,
     IntermediateKeyMissing,
     RevocationIncomplete,
+    SharedKeyNotUsable,
     SharedKeyNotYetUsable,
     SharingKeyMissing,
     SourceNotFound,
@@ -76,6 +77,10 @@ _ASSUME_REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "NoSuchEnt
 #: Codes of a copy refused because the caller cannot use the shared snapshot's key (RDS answers at once; EBS
 #: accepts the copy and fails it, "Given key ID is not accessible", seen in :func:`_hop_status`).
 _KEY_REFUSED = frozenset({"KMSKeyNotAccessibleFault", "AccessDeniedException", "UnauthorizedOperation"})
+#: Refusals of the shared key the target-copy step waits out (with the copy back-off: 30 s doubling, about 30
+#: minutes in all) before it fails: KMS says a new grant is usable everywhere "usually" within five minutes
+#: (KMS Developer Guide, "Eventual consistency").
+MAX_KEY_REFUSALS = 6
 
 
 def _job(event: Mapping[str, Any]) -> ShareJob:
@@ -224,6 +229,7 @@ def open_access(event: Mapping[str, Any], context: Any) -> ShareJob:
     key_arn = shared["kms_key_id"] if shared["encrypted"] else None
     access = Access(key_arn=key_arn)
     job["access"] = access
+    existing: list[dict[str, Any]] = []
     if key_arn is not None:
         existing = _own_grants(job, key_arn)
         if existing:
@@ -240,9 +246,12 @@ def open_access(event: Mapping[str, Any], context: Any) -> ShareJob:
                 )
             access["grant_id"] = str(response["GrantId"])
     adapter, ref = _source_adapter(job), _ref(shared)
-    already = target["account"] in adapter.shared_with(ref)
-    access["shared_before"] = already
-    if not already:
+    # Shared with the account before this job, and so not ours to remove: unless the job made the snapshot, or
+    # an earlier attempt of the job left its grant (a crash before its revocation: then the share is the job's
+    # too). An unencrypted snapshot has no grant to tell; a share a crash left on it is kept (README).
+    listed = target["account"] in adapter.shared_with(ref)
+    access["shared_before"] = listed and not existing and not shared["created"]
+    if not listed:
         adapter.share(ref, target["account"])
     access["shared"] = True
     job["wait"] = backoff.initial()
@@ -256,20 +265,21 @@ def open_access(event: Mapping[str, Any], context: Any) -> ShareJob:
 def _assumable(job: ShareJob) -> None:
     """Assume the target copy role now, so that a refusal is named (and not mistaken for a refused copy)."""
     target = job["target"]
-    try:
+    refused = named(
+        TargetRoleNotAssumable, f"role {target['role_arn']} of account {target['account']} refused to be assumed"
+    )
+    with aws_errors(
+        action="assume_role",
+        resource=f"role {target['role_arn']}",
+        region=target["region"],
+        codes=dict.fromkeys(_ASSUME_REFUSED, refused),
+    ):
         aws_clients.session_for(
             region=target["region"],
             role_arn=target["role_arn"],
             external_id=target["external_id"],
             session_name=_role(job).session_name,
         )
-    except Exception as error:
-        code = error_code(error) if hasattr(error, "response") else ""
-        if code in _ASSUME_REFUSED:
-            raise TargetRoleNotAssumable(
-                f"role {target['role_arn']} of account {target['account']} refused to be assumed ({code})"
-            ) from error
-        raise
 
 
 def _target_key(job: ShareJob) -> dict[str, Any]:
@@ -341,7 +351,10 @@ def target_copy(event: Mapping[str, Any], context: Any) -> ShareJob:
     hops = target["hops"]
     record = _ref(job["shared"])
     for hop in hops:
-        record, started = _advance(job, hop, record)
+        try:
+            record, started = _advance(job, hop, record)
+        except SharedKeyNotYetUsable as refused:
+            return _refused(job, refused)
         if record.status != AVAILABLE:
             target["status"] = record.status
             job["wait"] = backoff.initial() if started else backoff.next_wait(job["wait"], record.progress)
@@ -354,6 +367,19 @@ def target_copy(event: Mapping[str, Any], context: Any) -> ShareJob:
     for hop in hops[:-1]:
         _delete_own(_target_adapter(job, source_region=hop["region"], region=hop["region"]), hop, job)
     target["status"] = AVAILABLE
+    job["last_step"] = "target_copy"
+    return job
+
+
+def _refused(job: ShareJob, refused: SharedKeyNotYetUsable) -> ShareJob:
+    """Count a refusal of the shared key and come back after the next wait; fail after MAX_KEY_REFUSALS."""
+    target = job["target"]
+    refusals = int(target.get("key_refusals", 0)) + 1
+    if refusals > MAX_KEY_REFUSALS:
+        raise SharedKeyNotUsable(f"{refused.problem}; refused {refusals} times since the grant was created")
+    target["key_refusals"] = refusals
+    target["status"] = PENDING
+    job["wait"] = backoff.next_wait(job["wait"], None)
     job["last_step"] = "target_copy"
     return job
 

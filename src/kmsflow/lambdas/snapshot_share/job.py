@@ -96,6 +96,8 @@ class Target(TypedDict):
     external_id: str | None
     kms_key_arn: NotRequired[str]
     hops: NotRequired[list[Hop]]
+    #: How often the target was refused the shared key so far (grants take effect within minutes).
+    key_refusals: NotRequired[int]
     snapshot_id: NotRequired[str]
     snapshot_arn: NotRequired[str]
     status: NotRequired[str]
@@ -368,6 +370,12 @@ def output(job: ShareJob, *, deleted: bool) -> dict[str, Any]:
             "snapshot_id": target.get("snapshot_id"),
             "snapshot_arn": target.get("snapshot_arn"),
             "kms_key_id": target.get("kms_key_arn") or target["kms_key_id"],
+            # Each copy made in the target account: one, or two where AWS copies a shared snapshot only within
+            # its region (the first, under the target key's replica there, deleted once the second is available).
+            "hops": [
+                {"region": hop["region"], "snapshot_id": hop.get("snapshot_id"), "kms_key_id": hop["kms_key_arn"]}
+                for hop in target.get("hops", [])
+            ],
         },
         "revoked": job.get("revoked") or empty_revoked(),
         "job_id": job["job_id"],
