@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kmsflow.lambdas.errors import SharingKeyMissing
+from kmsflow.lambdas.errors import ShareQuotaExceeded, SharingKeyMissing
 from kmsflow.lambdas.snapshot_share import grants, handlers
 from kmsflow.lambdas.snapshot_share.job import ShareJob
 from tests.lambdas.snapshot_copy.helpers import (
@@ -164,3 +164,15 @@ def test_the_failure_cause_says_what_was_revoked_and_what_may_remain(sharing_key
     assert "failed at step target_copy with TargetRoleNotAssumable: x; y." in result["cause"]
     assert f"Revoked: grants: {job['access']['grant_id']}; unshared: {TARGET_ACCOUNT}:" in result["cause"]
     assert "ACCESS MAY REMAIN: revoking access failed with RevocationIncomplete: could not retire." in result["cause"]
+
+
+def test_a_snapshot_shared_with_20_accounts_already_fails_with_a_clear_error(sharing_key: str) -> None:
+    """RDS allows a manual snapshot to be shared with at most 20 accounts; the 21st is a named error, not a silent
+    failure (moto enforces the same limit: MAX_SHARED_ACCOUNTS, moto/rds/models.py)."""
+    job = shareable("rds-snapshot", sharing_key)
+    others = [f"{400000000000 + i}" for i in range(20)]
+    client("rds", SOURCE_REGION).modify_db_snapshot_attribute(
+        DBSnapshotIdentifier=job["shared"]["snapshot_id"], AttributeName="restore", ValuesToAdd=others
+    )
+    with pytest.raises(ShareQuotaExceeded, match=r"is shared with 20 accounts already \(AWS said SharedSnapshotQuotaExceeded.*\); remove accounts"):
+        handlers.open_access(job, None)
