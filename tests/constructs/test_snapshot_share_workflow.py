@@ -238,8 +238,11 @@ EXTRA_ACTIONS: dict[str, set[str]] = {
 @pytest.mark.parametrize("step", STEPS, ids=[step.handler for step in STEPS])
 def test_each_role_holds_exactly_its_handler_s_actions(tpl: dict[str, Any], step: Any) -> None:
     _, held = share_statements(tpl, step.handler)
-    expected = statements(step.calls, regions={SOURCE: [REGION]}, account=ACCOUNT, partition="aws")
+    expected = statements(step.calls, regions={SOURCE: [REGION]}, account=ACCOUNT, partition="aws", option_groups=False)
     snapshot = [s for s in held if s.get("Sid", "").startswith(("Rds", "Aurora", "Ebs"))]
+    # Every copy of the share machine stays in its region: no option group is read or passed.
+    assert not [s for s in snapshot if "rds:DescribeOptionGroups" in as_list(s["Action"])]
+    assert not [r for s in snapshot for r in as_list(s["Resource"]) if ":og:" in r]
     assert [(s["Sid"], sorted(as_list(s["Action"])), sorted(as_list(s["Resource"]))) for s in snapshot] == [
         (s["Sid"], s["Action"], sorted(s["Resource"])) for s in expected
     ]

@@ -174,5 +174,6 @@ def test_a_snapshot_shared_with_20_accounts_already_fails_with_a_clear_error(sha
     client("rds", SOURCE_REGION).modify_db_snapshot_attribute(
         DBSnapshotIdentifier=job["shared"]["snapshot_id"], AttributeName="restore", ValuesToAdd=others
     )
-    with pytest.raises(ShareQuotaExceeded, match=r"is shared with 20 accounts already \(AWS said SharedSnapshotQuotaExceeded.*\); remove accounts"):
+    expected = r"is shared with 20 accounts already \(AWS said SharedSnapshotQuotaExceeded.*\); remove accounts"
+    with pytest.raises(ShareQuotaExceeded, match=expected):
         handlers.open_access(job, None)

@@ -14,7 +14,7 @@ tagging action (RDS ``AddTagsToResource``; EC2 ``CreateTags`` with ``ec2:CreateA
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kmsflow.lambdas.snapshot_copy.job import SNAPSHOT_PREFIX, TAG_JOB_ID
@@ -117,16 +117,32 @@ FAMILY_VERBS: dict[str, dict[str, tuple[Access, ...]]] = {
 }
 
 
+#: The resource type of RDS option groups in ARN templates (``{rds}:og:*``).
+_OPTION_GROUPS = ":og:"
+
+
 def statements(
-    calls: Sequence[tuple[str, str]], *, regions: Mapping[str, Sequence[str]], account: str, partition: str
+    calls: Sequence[tuple[str, str]],
+    *,
+    regions: Mapping[str, Sequence[str]],
+    account: str,
+    partition: str,
+    option_groups: bool = True,
 ) -> list[dict[str, Any]]:
     """IAM statements (JSON) for ``calls`` — (verb, ``SOURCE``/``DESTINATION``) pairs — in ``regions`` by side,
     one per access, with Sids from family, access name and side (``RdsDeleteOwnSource``). Statements on ``*``
-    (actions without resource-level permissions) are bounded by ``aws:RequestedRegion`` instead."""
+    (actions without resource-level permissions) are bounded by ``aws:RequestedRegion`` instead. Without
+    ``option_groups`` nothing touches RDS option groups: copies that stay in their region, or are made through
+    another account's role, neither read them nor pass one."""
     result: dict[str, dict[str, Any]] = {}
     for family, verbs in FAMILY_VERBS.items():
         for verb, side in calls:
             for access in verbs[verb]:
+                if not option_groups:
+                    kept = tuple(r for r in access.resources if _OPTION_GROUPS not in r)
+                    if not kept:
+                        continue  # an access to option groups only
+                    access = replace(access, resources=kept)
                 resources, conditions = _place(access, regions[side], account=account, partition=partition)
                 sid = f"{family.capitalize()}{access.name}{side.capitalize()}"
                 statement: dict[str, Any] = {

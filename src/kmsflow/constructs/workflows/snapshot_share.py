@@ -81,7 +81,7 @@ STEPS = (
     Step(
         "open_access",
         "Grants the target copy role use of the sharing key and shares the snapshot with the target account",
-        (("describe", SOURCE), ("share", SOURCE)),
+        (("share", SOURCE),),
     ),
     Step("target_copy", "Assumes the target copy role and copies the shared snapshot under the target key"),
     Step(
@@ -271,8 +271,10 @@ class SnapshotShareWorkflow(Construct):
         """Add ``step``'s snapshot actions (the re-encrypting step: also the source keys'; ``target_copy``: only
         assuming the target copy roles) to ``role``; return the wildcard findings to acknowledge."""
         findings: list[str] = []
+        # Every copy of this machine stays in its region (the copy in place under the sharing key): RDS option groups
+        # are neither read nor passed.
         for statement in statements(
-            step.calls, regions=self._regions, account=stack.account, partition=stack.partition
+            step.calls, regions=self._regions, account=stack.account, partition=stack.partition, option_groups=False
         ):
             role.add_to_policy(iam.PolicyStatement.from_json(statement))
             findings += [f"Resource::{r}" for r in statement["Resource"] if r != "*" and "*" in r]
@@ -416,11 +418,14 @@ class ShareTargetCopyRole(Construct):
         sources = sorted(set(source_regions))
         regions = sorted({*sources, stack.region})
         findings: list[str] = []
+        # The copies through this role pass no option group (kmsflow.lambdas.snapshot_copy.adapters.rds_instance),
+        # and the source account's option groups are not this account's to read.
         shared = statements(
             [("describe", "shared"), ("copy_from", "shared")],
             regions={"shared": sources},
             account=source_account_id,
             partition=partition,
+            option_groups=False,
         )
         # copy_to in the source regions also covers the second hop's source: its own kmsflow-* copy there.
         own = statements(
@@ -428,9 +433,9 @@ class ShareTargetCopyRole(Construct):
             regions={"target": regions},
             account=stack.account,
             partition=partition,
+            option_groups=False,
         )
-        # The source account's option groups are not this account's to read.
-        for statement in [s for s in shared if "OptionGroups" not in s["Sid"]] + own:
+        for statement in shared + own:
             self.role.add_to_policy(iam.PolicyStatement.from_json(statement))
             findings += [f"Resource::{r}" for r in statement["Resource"] if r != "*" and "*" in r]
         findings += grant_source_keys(self.role, regions=sources, account=source_account_id)
