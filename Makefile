@@ -18,9 +18,10 @@ help:
 	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
 	@echo "make test    set up, run the whole test suite"
 	@echo "make lint    ruff + mypy --strict"
-	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions in moto (no AWS)"
+	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions, then share snapshots"
+	@echo "             with another account and revoke every access, in moto (no AWS)"
 	@echo "make bench   benchmarks (synth time against a plain CDK app; usage report over 1,000,000 records;"
-	@echo "             snapshot-copy transitions against a fixed polling loop; handler client creation)"
+	@echo "             copy and share transitions against a fixed polling loop; handler client creation)"
 
 setup: $(VENV)/.installed node_modules/.installed
 

@@ -1,6 +1,6 @@
 """The benchmark baseline: kmsflow's default app (``kmsflow.yaml``) written by hand with plain aws-cdk-lib.
 
-Same 3 stacks, keys, aliases, replica (through a cross-region reference), outputs, key-policy statements,
+Same stacks, keys, aliases, replica (through a cross-region reference), outputs, key-policy statements,
 tags, feature flags and cdk-nag packs (AwsSolutions and NIST 800-53 R5; kmsflow's own pack has no plain-CDK
 equivalent). No kmsflow import: this is what a user would write without kmsflow.
 ``bench/synth_bench.py`` checks that its templates are equivalent to kmsflow's before timing anything.
@@ -154,7 +154,7 @@ def keys_stack(scope: Construct, account_name: str, region_name: str, *, cross_r
         stack_name=name,
         description=f"kmsflow: customer managed KMS keys of account {account_name!r} in region {region_name!r}",
         env=cdk.Environment(
-            account={"security": SECURITY, "workloads": WORKLOADS}[account_name],
+            account={"security": SECURITY, "workloads": WORKLOADS, "partner": PARTNER}[account_name],
             region={"primary": PRIMARY, "secondary": SECONDARY}[region_name],
         ),
         cross_region_references=cross_region,
@@ -186,7 +186,11 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
                 ENCRYPT_DECRYPT,
                 {"StringEquals": {"kms:ViaService": via("s3", "rds", "ec2")}},
             ),
-            grant_for_aws_resources("ServiceUsersGrantsForAwsResources", app_runtime),
+            grant_for_aws_resources(
+                "ServiceUsersGrantsForAwsResources",
+                app_runtime,
+                {"StringEquals": {"kms:ViaService": via("s3", "rds", "ec2")}},
+            ),
         ],
     )
     add_key(
@@ -260,7 +264,6 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
         statements=[allow("EnableIamPolicies", arn(WORKLOADS, "root"), ["kms:*"])],
     )
     backup_operator = arn(WORKLOADS, "role/BackupOperator")
-    partner_root = arn(PARTNER, "root")
     add_key(
         workloads,
         "shared-snapshots",
@@ -275,17 +278,10 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
                 ENCRYPT_DECRYPT,
                 {"StringEquals": {"kms:ViaService": via("rds", "ec2")}},
             ),
-            grant_for_aws_resources("ServiceUsersGrantsForAwsResources", backup_operator),
-            allow(
-                "CrossAccountPartnerUse",
-                partner_root,
-                ENCRYPT_DECRYPT,
-                {"StringEquals": {"kms:CallerAccount": PARTNER, "kms:ViaService": via("rds", "ec2")}},
-            ),
             grant_for_aws_resources(
-                "CrossAccountPartnerGrantsForAwsResources",
-                partner_root,
-                {"StringEquals": {"kms:CallerAccount": PARTNER}},
+                "ServiceUsersGrantsForAwsResources",
+                backup_operator,
+                {"StringEquals": {"kms:ViaService": via("rds", "ec2")}},
             ),
         ],
     )
@@ -299,6 +295,46 @@ def build_app(*, outdir: str | None = None, nag: bool = True) -> cdk.App:
         alias="alias/kmsflow/dr-snapshots",
         rotation_days=365,
         statements=[*admins(WORKLOADS, ADMIN + ADMIN_ROTATION)],
+    )
+
+    # The partner's multi-region key for its copies of shared snapshots (its users come from the share
+    # workflow's grant helpers, left out here like the workflows): administrators only, primary and replica.
+    partner = keys_stack(app, "partner", "primary", cross_region=True)
+    partner_secondary = keys_stack(app, "partner", "secondary", cross_region=True)
+
+    def partner_statements() -> list[iam.PolicyStatement]:
+        return [*admins(PARTNER, ADMIN + ADMIN_ROTATION + ADMIN_MULTI_REGION)]
+
+    partner_key = add_key(
+        partner,
+        "partner-snapshots",
+        description="Encrypts the partner's copies of snapshots shared by the workloads account",
+        alias="alias/kmsflow/partner-snapshots",
+        rotation_days=365,
+        multi_region=True,
+        statements=partner_statements(),
+    )
+    partner_replica = kms.CfnReplicaKey(
+        partner_secondary,
+        "partner-snapshots",
+        primary_key_arn=partner_key.key_arn,
+        key_policy=iam.PolicyDocument(statements=partner_statements()),
+        description="Encrypts the partner's copies of snapshots shared by the workloads account",
+        enabled=True,
+        pending_window_in_days=30,
+    )
+    partner_replica.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+    kms.CfnAlias(
+        partner_secondary,
+        "partner-snapshots-alias",
+        alias_name="alias/kmsflow/partner-snapshots",
+        target_key_id=partner_replica.attr_key_id,
+    )
+    cdk.CfnOutput(
+        partner_secondary,
+        "partner-snapshots-arn",
+        value=partner_replica.attr_arn,
+        description="ARN of the kmsflow key 'partner-snapshots'",
     )
 
     for tag, value in TAGS.items():
