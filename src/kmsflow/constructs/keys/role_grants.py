@@ -88,7 +88,7 @@ def grant_to_role(
         )
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid=_free_sid(role, sid),
+            sid=free_sid(role, sid),
             actions=list(actions),
             resources=[target.key_arn],
             conditions=dict(conditions) or None,
@@ -96,7 +96,7 @@ def grant_to_role(
     )
 
 
-def _free_sid(role: iam.Role, sid: str) -> str:
+def free_sid(role: iam.Role, sid: str) -> str:
     """``sid``, or ``sid`` with the first free number appended when ``role``'s policy already has a statement of
     that Sid: a role granted the same purpose on two keys (a multi-region key's primary and replica) gets one
     statement per key, and IAM Sids must be unique within a policy. Key policies are one per key: theirs stay."""

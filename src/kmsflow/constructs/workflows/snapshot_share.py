@@ -31,7 +31,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from kmsflow.constructs.keys.key import KeyGrants
-from kmsflow.constructs.keys.role_grants import grant_to_role, role_arn
+from kmsflow.constructs.keys.role_grants import fixed_role_name, free_sid, grant_to_role, role_arn, statement_id
 from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.constructs.workflows.lambda_steps import (
     COPY_SERVICES,
@@ -241,8 +241,16 @@ class SnapshotShareWorkflow(Construct):
         )
         for handler in (OPENING_STEP, REVOKING_STEP):
             grant_to_role(key, self.roles[handler], purpose="ListGrants", actions=("kms:ListGrants",), conditions={})
-        grant_to_role(
-            key, self.roles[REVOKING_STEP], purpose="RetireGrants", actions=("kms:RetireGrant",), conditions={}
+        # RetireGrant is authorized by the grant itself (its retiring principal is the revoke role); "the
+        # kms:RetireGrant permission is not effective in a key policy" (KMS Developer Guide, "Retiring and revoking
+        # grants"), so only the role's own policy names it, for readers and the permission tests.
+        revoking = self.roles[REVOKING_STEP]
+        revoking.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid=free_sid(revoking, statement_id("RetireGrants", fixed_role_name(revoking) or revoking.node.id)),
+                actions=["kms:RetireGrant"],
+                resources=[key.key_arn],
+            )
         )
         self._sharing_keys[region] = key.key_arn
         sharing_keys = Stack.of(self).to_json_string(dict(sorted(self._sharing_keys.items())))
