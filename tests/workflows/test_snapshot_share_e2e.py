@@ -152,7 +152,7 @@ def test_an_undeclared_target_account_is_refused_at_validation(world: ShareWorld
     assert result.state_counts.get("PrepareSource") is None
 
 
-@pytest.mark.parametrize("problem", ["missing", "disabled", "other-region-alias"])
+@pytest.mark.parametrize("problem", ["missing", "disabled", "not-symmetric"])
 def test_target_key_problems_fail_and_revoke(world: ShareWorld, problem: str) -> None:
     kms = world.client(TARGET, "kms", TARGET_REGION)
     if problem == "missing":
@@ -161,8 +161,7 @@ def test_target_key_problems_fail_and_revoke(world: ShareWorld, problem: str) ->
         metadata = kms.create_key(Description="off")["KeyMetadata"]
         kms.disable_key(KeyId=metadata["KeyId"])  # moto looks the id up as given: no ARN
         key = metadata["Arn"]
-    else:  # an alias of the target region whose key lives in another region cannot exist: an alias of a key
-        # that is not symmetric is the other refusal KMS metadata gives
+    else:  # a key of another region is refused at validation (next test); KMS metadata gives one more refusal
         key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
     result = world.run(world.document("rds-snapshot", make_source(world, "rds-snapshot"), key=key))
     assert (result.status, result.error) == ("FAILED", "TargetKeyNotUsable"), result.cause
