@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from kmsflow.cli import app
 from kmsflow.cli import copy as copy_cli
-from kmsflow.cli import share as share_cli
 from tests.cli.test_copy import FakeStepFunctions, FakeSts
 
 ARN = "arn:aws:states:eu-west-1:222222222222:stateMachine:kmsflow-snapshot-share-eu-west-1"
@@ -38,11 +37,11 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeStepFunctions:
     )
 
     def fake_client(service: str, *, region: str, config: Any) -> Any:
-        assert config is share_cli.INTERACTIVE_CONFIG
+        assert config is copy_cli.INTERACTIVE_CONFIG
         sfn.clients += 1
         return sfn if service == "stepfunctions" else FakeSts()
 
-    monkeypatch.setattr(share_cli, "client", fake_client)
+    monkeypatch.setattr(copy_cli, "client", fake_client)  # share start/status run through copy's launch
     monkeypatch.setattr(copy_cli, "POLL_SECONDS", 0.0)
     monkeypatch.setattr(copy_cli.time, "sleep", lambda _: None)
     return sfn

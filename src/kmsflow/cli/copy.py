@@ -219,6 +219,20 @@ def start(
             delete_source=delete_source,
         )
     check_input(payload)
+    launch(payload, region=region, arn=arn, follow_execution=follow_execution, machine=state_machine_arn, show=summary)
+
+
+def launch(
+    payload: dict[str, Any],
+    *,
+    region: str | None,
+    arn: str | None,
+    follow_execution: bool,
+    machine: Callable[[str, str], str],
+    show: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    """Start an execution of ``payload`` on ``arn`` (default: ``machine(region, caller's account)``), follow it
+    and print ``show`` of its end; exit 1 unless it succeeded (shared by ``copy start`` and ``share start``)."""
     where = region or payload.get("source", {}).get("region")
     if not where:
         raise typer.BadParameter("--region is needed when the input names no source region")
@@ -226,7 +240,7 @@ def start(
         sfn = client("stepfunctions", region=where, config=INTERACTIVE_CONFIG)
         if arn is None:
             account = client("sts", region=where, config=INTERACTIVE_CONFIG).get_caller_identity()["Account"]
-            arn = state_machine_arn(where, account)
+            arn = machine(where, account)
         started = sfn.start_execution(
             stateMachineArn=arn, name=execution_name(payload, time.time()), input=json.dumps(payload)
         )
@@ -239,7 +253,7 @@ def start(
     except (ClientError, BotoCoreError) as err:
         typer.echo(f"kmsflow: {aws_failure(err)}", err=True)
         raise typer.Exit(1) from None
-    for line in summary(description):
+    for line in show(description):
         typer.echo(line)
     if description["status"] != "SUCCEEDED":
         raise typer.Exit(1)
@@ -250,6 +264,11 @@ def status(
     execution_arn: Annotated[str, typer.Argument(help="The execution's ARN (printed by `copy start`).")],
 ) -> None:
     """Show one execution: its status, and the copy it made or why it failed."""
+    describe_one(execution_arn, summary)
+
+
+def describe_one(execution_arn: str, show: Callable[[dict[str, Any]], list[str]]) -> None:
+    """Print ``show`` of one execution (shared by ``copy status`` and ``share status``)."""
     region = execution_arn.split(":")[3] if execution_arn.count(":") >= 4 else ""
     if not region:
         raise typer.BadParameter(
@@ -261,5 +280,5 @@ def status(
     except (ClientError, BotoCoreError) as err:
         typer.echo(f"kmsflow: {aws_failure(err)}", err=True)
         raise typer.Exit(1) from None
-    for line in summary(description):
+    for line in show(description):
         typer.echo(line)

@@ -8,15 +8,12 @@ input from flags (or a JSON file), checks its form locally with the handler's ow
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 
-from kmsflow.cli.copy import KINDS, aws_failure, execution_name, follow, parse_tags
-from kmsflow.lambdas.aws_clients import INTERACTIVE_CONFIG, client
+from kmsflow.cli.copy import KINDS, describe_one, launch, parse_tags
 from kmsflow.lambdas.errors import InvalidInput
 from kmsflow.lambdas.snapshot_share.job import DeclaredTarget, parse_input
 from kmsflow.stacks.naming import snapshot_share_name
@@ -148,30 +145,7 @@ def start(
             delete_source=delete_source,
         )
     check_input(payload)
-    where = region or payload.get("source", {}).get("region")
-    if not where:
-        raise typer.BadParameter("--region is needed when the input names no source region")
-    try:
-        sfn = client("stepfunctions", region=where, config=INTERACTIVE_CONFIG)
-        if arn is None:
-            caller = client("sts", region=where, config=INTERACTIVE_CONFIG).get_caller_identity()["Account"]
-            arn = state_machine_arn(where, caller)
-        started = sfn.start_execution(
-            stateMachineArn=arn, name=execution_name(payload, time.time()), input=json.dumps(payload)
-        )
-        typer.echo(f"started {started['executionArn']}")
-        if not follow_execution:
-            return
-        for line in follow(sfn, started["executionArn"]):
-            typer.echo(line)
-        description = sfn.describe_execution(executionArn=started["executionArn"])
-    except (ClientError, BotoCoreError) as err:
-        typer.echo(f"kmsflow: {aws_failure(err)}", err=True)
-        raise typer.Exit(1) from None
-    for line in summary(description):
-        typer.echo(line)
-    if description["status"] != "SUCCEEDED":
-        raise typer.Exit(1)
+    launch(payload, region=region, arn=arn, follow_execution=follow_execution, machine=state_machine_arn, show=summary)
 
 
 @app.command("status")
@@ -179,17 +153,4 @@ def status(
     execution_arn: Annotated[str, typer.Argument(help="The execution's ARN (printed by `share start`).")],
 ) -> None:
     """Show one execution: its status, the copy it made and what it revoked, or why it failed."""
-    region = execution_arn.split(":")[3] if execution_arn.count(":") >= 4 else ""
-    if not region:
-        raise typer.BadParameter(
-            f"{execution_arn!r} is not an execution ARN (arn:aws:states:REGION:ACCOUNT:execution:...)"
-        )
-    try:
-        description = client("stepfunctions", region=region, config=INTERACTIVE_CONFIG).describe_execution(
-            executionArn=execution_arn
-        )
-    except (ClientError, BotoCoreError) as err:
-        typer.echo(f"kmsflow: {aws_failure(err)}", err=True)
-        raise typer.Exit(1) from None
-    for line in summary(description):
-        typer.echo(line)
+    describe_one(execution_arn, summary)
