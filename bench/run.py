@@ -1,6 +1,6 @@
 """``make bench``: every benchmark of kmsflow: synth time against a plain CDK app, then the usage report against a
-plain ``json.load`` + ``Counter`` pass, then the snapshot-copy and snapshot-share workflows' transitions against a fixed polling loop,
-then the handlers' client creation against a fresh boto3 Session per client."""
+plain ``json.load`` + ``Counter`` pass, then the snapshot-copy and snapshot-share workflows' transitions against a
+fixed polling loop, then the handlers' client creation against a fresh boto3 Session per client."""
 
 from __future__ import annotations
 
