@@ -151,13 +151,13 @@ def check_destination_key(event: Mapping[str, Any], context: Any) -> Job:
     }
     with aws_errors(action="describe_key", resource=f"KMS key {key_id}", region=region, codes=codes):
         metadata = aws_clients.client("kms", region=region).describe_key(KeyId=key_id)["KeyMetadata"]
-    _require_usable_key(metadata, key_id=key_id, region=region)
+    require_usable_key(metadata, key_id=key_id, region=region)
     destination["kms_key_arn"] = metadata["Arn"]
     job["last_step"] = "check_destination_key"
     return job
 
 
-def _require_usable_key(metadata: Mapping[str, Any], *, key_id: str, region: str) -> None:
+def require_usable_key(metadata: Mapping[str, Any], *, key_id: str, region: str) -> None:
     """Region, state and kind of the key, in that order; each failure is its own named error."""
     arn = str(metadata["Arn"])
     key_region = arn.split(":")[3]
@@ -276,7 +276,7 @@ def on_failure(event: Mapping[str, Any], context: Any) -> dict[str, str]:
     """The Fail state's error and cause; deletes the copy only if this execution made it and it is not available."""
     raw_job = event.get("job")
     job: Mapping[str, Any] = raw_job if isinstance(raw_job, dict) else {}
-    error_type, message = _error_of(event.get("error"))
+    error_type, message = error_of(event.get("error"))
     step = failed_step(job)
     cleanup = _remove_incomplete_copy(cast(Job, job)) if _made_a_copy(job) else ""
     remedy = "" if remedy_for(error_type) else f"; {_OTHER_REMEDIES.get(error_type, _GENERIC_REMEDY)}"
@@ -284,7 +284,7 @@ def on_failure(event: Mapping[str, Any], context: Any) -> dict[str, str]:
     return {"error": error_type, "cause": cause}
 
 
-def _error_of(error: object) -> tuple[str, str]:
+def error_of(error: object) -> tuple[str, str]:
     """errorType and errorMessage from a Catch's ``{"Error", "Cause"}`` (Cause is the Lambda's error as JSON)."""
     if not isinstance(error, dict):
         return "UnknownError", "no error details were passed to the failure handler"

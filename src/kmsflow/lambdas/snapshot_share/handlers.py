@@ -302,7 +302,7 @@ def _target_key(job: ShareJob) -> dict[str, Any]:
     with aws_errors(action="describe_key", resource=f"KMS key {key_id}", region=region, codes=codes):
         metadata: dict[str, Any] = client.describe_key(KeyId=key_id)["KeyMetadata"]
     try:
-        copy_steps._require_usable_key(metadata, key_id=key_id, region=region)
+        copy_steps.require_usable_key(metadata, key_id=key_id, region=region)
     except WorkflowError as error:
         raise TargetKeyNotUsable(error.problem) from error
     return metadata
@@ -564,7 +564,7 @@ def on_failure(event: Mapping[str, Any], context: Any) -> dict[str, str]:
     """The Fail state's error and cause: what failed where, what the revocation removed, and what it could not."""
     raw = event.get("job")
     job: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    error_type, message = copy_steps._error_of(event.get("error"))
+    error_type, message = copy_steps.error_of(event.get("error"))
     step = _failed_step(job)
     remedy = "" if remedy_for(error_type) else "; read the task's log, fix the cause and start again"
     cause = f"{describe(job)} failed at step {step} with {error_type}: {message.rstrip('.')}{remedy}."
@@ -574,7 +574,7 @@ def on_failure(event: Mapping[str, Any], context: Any) -> dict[str, str]:
         cause += " Revoked: " + "; ".join(parts) + "."
     for field, what in (("cleanup_error", "cleaning up the target"), ("revoke_error", "revoking access")):
         if isinstance(job.get(field), dict):
-            left_type, left = copy_steps._error_of(job[field])
+            left_type, left = copy_steps.error_of(job[field])
             cause += f" ACCESS MAY REMAIN: {what} failed with {left_type}: {left.rstrip('.')}."
     return {"error": error_type, "cause": cause}
 
