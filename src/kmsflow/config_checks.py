@@ -74,17 +74,7 @@ def _workflow_issues(config: KmsflowConfig) -> Iterator[Issue]:
     places: dict[tuple[str, str], int] = {}
     for index, flow in enumerate(config.workflows.snapshot_copy):
         path = f"workflows.snapshot_copy[{index}]"
-        if flow.account not in config.accounts:
-            yield (f"{path}.account", _unknown("account", flow.account, config.accounts))
-        if flow.region not in config.regions:
-            yield (f"{path}.region", _unknown("region", flow.region, config.regions))
-        if (flow.account, flow.region) in places:
-            yield (
-                path,
-                f"workflows.snapshot_copy[{places[(flow.account, flow.region)]}] is already in account "
-                f"{flow.account!r} and region {flow.region!r}; one state machine per account and region",
-            )
-        places.setdefault((flow.account, flow.region), index)
+        yield from _machine_place_issues(config, flow, "workflows.snapshot_copy", index, places)
         for field in ("source_regions", "destination_regions"):
             for i, region in enumerate(getattr(flow, field)):
                 if region not in config.regions:
@@ -99,16 +89,47 @@ def _workflow_issues(config: KmsflowConfig) -> Iterator[Issue]:
                     f"region {region!r} is also a source region; a snapshot copy moves snapshots to another region",
                 )
         yield from _destination_key_issues(config, flow, path)
-        for i, ref in enumerate(flow.administrators):
-            yield from _principal_in_account(
-                ref,
-                config.account_ids,
-                config.partition,
-                where=f"{path}.administrators[{i}]",
-                account=flow.account,
-                why=f"; the workflow key's administrators must be in the workflow's account {flow.account!r}",
-            )
-        yield from _subscription_issues(flow.subscriptions, f"{path}.subscriptions")
+        yield from _machine_people_issues(config, flow, path)
+
+
+def _machine_place_issues(
+    config: KmsflowConfig,
+    machine: SnapshotCopyConfig | SnapshotShareConfig,
+    section: str,
+    index: int,
+    places: dict[tuple[str, str], int],
+) -> Iterator[Issue]:
+    """The state machine's account and region are declared, and no other machine of ``section`` is already there
+    (``places``: (account, region) -> index, filled as the machines are checked)."""
+    path = f"{section}[{index}]"
+    if machine.account not in config.accounts:
+        yield (f"{path}.account", _unknown("account", machine.account, config.accounts))
+    if machine.region not in config.regions:
+        yield (f"{path}.region", _unknown("region", machine.region, config.regions))
+    where = (machine.account, machine.region)
+    if where in places:
+        yield (
+            path,
+            f"{section}[{places[where]}] is already in account {machine.account!r} and region {machine.region!r}; "
+            "one state machine per account and region",
+        )
+    places.setdefault(where, index)
+
+
+def _machine_people_issues(
+    config: KmsflowConfig, machine: SnapshotCopyConfig | SnapshotShareConfig, path: str
+) -> Iterator[Issue]:
+    """The workflow key's administrators are of the machine's account; its subscriptions are well formed."""
+    for i, ref in enumerate(machine.administrators):
+        yield from _principal_in_account(
+            ref,
+            config.account_ids,
+            config.partition,
+            where=f"{path}.administrators[{i}]",
+            account=machine.account,
+            why=f"; the workflow key's administrators must be in the workflow's account {machine.account!r}",
+        )
+    yield from _subscription_issues(machine.subscriptions, f"{path}.subscriptions")
 
 
 def _destination_key_issues(config: KmsflowConfig, flow: SnapshotCopyConfig, path: str) -> Iterator[Issue]:
@@ -208,17 +229,7 @@ def _share_issues(config: KmsflowConfig) -> Iterator[Issue]:
     places: dict[tuple[str, str], int] = {}
     for index, share in enumerate(config.workflows.snapshot_share):
         path = f"workflows.snapshot_share[{index}]"
-        if share.account not in config.accounts:
-            yield (f"{path}.account", _unknown("account", share.account, config.accounts))
-        if share.region not in config.regions:
-            yield (f"{path}.region", _unknown("region", share.region, config.regions))
-        if (share.account, share.region) in places:
-            yield (
-                path,
-                f"workflows.snapshot_share[{places[(share.account, share.region)]}] is already in account "
-                f"{share.account!r} and region {share.region!r}; one state machine per account and region",
-            )
-        places.setdefault((share.account, share.region), index)
+        yield from _machine_place_issues(config, share, "workflows.snapshot_share", index, places)
         seen_sources: set[str] = set()
         for i, region in enumerate(share.source_regions):
             if region not in config.regions:
@@ -244,16 +255,7 @@ def _share_issues(config: KmsflowConfig) -> Iterator[Issue]:
             ),
         )
         yield from _share_target_issues(config, share, path)
-        for i, ref in enumerate(share.administrators):
-            yield from _principal_in_account(
-                ref,
-                config.account_ids,
-                config.partition,
-                where=f"{path}.administrators[{i}]",
-                account=share.account,
-                why=f"; the workflow key's administrators must be in the workflow's account {share.account!r}",
-            )
-        yield from _subscription_issues(share.subscriptions, f"{path}.subscriptions")
+        yield from _machine_people_issues(config, share, path)
 
 
 #: What AWS accepts as an ``sts:ExternalId`` (AssumeRole, ExternalId: 2-1224 characters of ``[\w+=,.@:/-]``).
