@@ -193,6 +193,14 @@ def grant_source_keys(role: iam.Role, *, regions: Sequence[str], account: str | 
     return [f"Resource::{k}" for k in keys]
 
 
+def validate_payload() -> sfn.TaskInput:
+    """What every machine's first task (``validate``) receives: the execution input and ``$$.Execution``, whose id
+    the handlers keep for lineage tags."""
+    return sfn.TaskInput.from_object(
+        {"input": sfn.JsonPath.entire_payload, "execution": sfn.JsonPath.object_at("$$.Execution")}
+    )
+
+
 def lambda_task(
     scope: Construct,
     handler: str,

@@ -45,6 +45,7 @@ from kmsflow.constructs.workflows.lambda_steps import (
     step_function,
     step_role,
     step_role_name,
+    validate_payload,
 )
 from kmsflow.constructs.workflows.snapshot_access import DESTINATION, SOURCE, statements
 from kmsflow.stacks.naming import snapshot_copy_name
@@ -221,14 +222,7 @@ class SnapshotCopyWorkflow(Construct):
             task.add_catch(on_failure, errors=["States.ALL"], result_path="$.error")
             return task
 
-        validate = guarded(
-            self._task(
-                "validate",
-                payload=sfn.TaskInput.from_object(
-                    {"input": sfn.JsonPath.entire_payload, "execution": sfn.JsonPath.object_at("$$.Execution")}
-                ),
-            )
-        )
+        validate = guarded(self._task("validate", payload=validate_payload()))
         prepare = guarded(self._task("prepare_source"))
         # EBS limits pending snapshots per volume: CreateSnapshot's quota error is retried like the copy's.
         self._retry_quota(prepare)

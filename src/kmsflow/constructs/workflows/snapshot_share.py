@@ -45,6 +45,7 @@ from kmsflow.constructs.workflows.lambda_steps import (
     step_function,
     step_role,
     step_role_name,
+    validate_payload,
 )
 from kmsflow.constructs.workflows.snapshot_access import statements
 from kmsflow.lambdas.snapshot_share.grants import ALL_GRANT_OPERATIONS
@@ -327,14 +328,7 @@ class SnapshotShareWorkflow(Construct):
             task.add_catch(clean_up, errors=["States.ALL"], result_path="$.error")
             return task
 
-        validate = guarded(
-            self._task(
-                "validate",
-                payload=sfn.TaskInput.from_object(
-                    {"input": sfn.JsonPath.entire_payload, "execution": sfn.JsonPath.object_at("$$.Execution")}
-                ),
-            )
-        )
+        validate = guarded(self._task("validate", payload=validate_payload()))
         prepare_source = guarded(self._task("prepare_source"))
         retry_quota(prepare_source)
         wait_source = sfn.Wait(self, "WaitForSource", time=sfn.WaitTime.seconds_path("$.wait.seconds"))
