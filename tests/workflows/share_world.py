@@ -24,6 +24,7 @@ from unittest import mock
 
 from moto.ec2.models.elastic_block_store import EBSBackend
 
+from tests.lambdas.snapshot_copy.conftest import _create_snapshot_with_volume_key
 from tests.support.moto_sharing import aws_managed_key
 from tests.support.sfn_harness import WorkflowHarness, imported_names
 
@@ -84,18 +85,6 @@ def _key_refs(h: WorkflowHarness, names: list[str], keys: dict[str, str]) -> dic
     return refs
 
 
-def _create_snapshot_with_volume_key(original: Any) -> Any:
-    """moto gap (tests/lambdas/snapshot_copy/conftest.py): an EBS snapshot reports its volume's key, as on AWS."""
-
-    def create(self: EBSBackend, *args: Any, **kwargs: Any) -> Any:
-        snapshot = original(self, *args, **kwargs)
-        if snapshot.encrypted and snapshot.kms_key_id is None:
-            snapshot.kms_key_id = snapshot.volume.kms_key_id
-        return snapshot
-
-    return create
-
-
 @contextmanager
 def share_world(templates: Mapping[str, Mapping[str, Any]], *, seed: int = 11) -> Iterator[ShareWorld]:
     """The harness running the synthesized share machine, with both accounts' roles and keys in place."""
@@ -115,9 +104,8 @@ def share_world(templates: Mapping[str, Mapping[str, Any]], *, seed: int = 11) -
         keys[f"partner:{SOURCE_REGION}"], keys[f"partner:{TARGET_REGION}"] = primary["Arn"], replica["Arn"]
         return _key_refs(h, names, keys)
 
-    volume_keys = mock.patch.object(
-        EBSBackend, "create_snapshot", _create_snapshot_with_volume_key(EBSBackend.create_snapshot)
-    )
+    # moto gap: an EBS snapshot reports its volume's key, as on AWS (the copy tests' patch).
+    volume_keys = mock.patch.object(EBSBackend, "create_snapshot", _create_snapshot_with_volume_key)
     harness = WorkflowHarness(
         workflows, regions=[SOURCE_REGION, TARGET_REGION], handler_account=SOURCE, before_deploy=make_keys, seed=seed
     )
@@ -140,12 +128,20 @@ def share_world(templates: Mapping[str, Mapping[str, Any]], *, seed: int = 11) -
 def make_source(world: ShareWorld, kind: str, *, encryption: str = "customer", name: str = "src1") -> str:
     """A source of ``kind`` in the source account and region: ``customer`` (an application key of its own),
     ``sharing`` (the sharing key), ``aws-managed`` (``alias/aws/rds`` / ``alias/aws/ebs``) or ``none``."""
-    session = world.session(SOURCE)
+    return make_source_in(
+        world.session(SOURCE), SOURCE_REGION, kind, encryption=encryption, sharing_key=world.sharing_key, name=name
+    )
+
+
+def make_source_in(
+    session: Any, region: str, kind: str, *, encryption: str, sharing_key: str | None = None, name: str = "src1"
+) -> str:
+    """A source of ``kind`` made through ``session`` in ``region`` (see :func:`make_source`); returns its id."""
     family = FAMILY[kind]
     key = {
         "customer": lambda: session.client("kms").create_key(Description="application")["KeyMetadata"]["Arn"],
-        "sharing": lambda: world.sharing_key,
-        "aws-managed": lambda: aws_managed_key(session, SOURCE_REGION, "ebs" if family == "ebs" else "rds"),
+        "sharing": lambda: sharing_key,
+        "aws-managed": lambda: aws_managed_key(session, region, "ebs" if family == "ebs" else "rds"),
         "none": lambda: None,
     }[encryption]()
     rds, ec2 = session.client("rds"), session.client("ec2")
@@ -178,7 +174,7 @@ def make_source(world: ShareWorld, kind: str, *, encryption: str = "customer", n
         )
         return str(snapshot["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"])
     volume = ec2.create_volume(
-        AvailabilityZone=f"{SOURCE_REGION}a", Size=8, **({"Encrypted": True, "KmsKeyId": key} if key else {})
+        AvailabilityZone=f"{region}a", Size=8, **({"Encrypted": True, "KmsKeyId": key} if key else {})
     )["VolumeId"]
     if kind == "ebs-volume":
         return str(volume)

@@ -36,8 +36,8 @@ if str(REPO) not in sys.path:
 if str(REPO / "src") not in sys.path:
     sys.path.insert(0, str(REPO / "src"))
 
-from tests.support.moto_sharing import aws_managed_key  # noqa: E402
 from tests.support.sfn_harness import WorkflowHarness, imported_names  # noqa: E402
+from tests.workflows.share_world import make_source_in  # noqa: E402
 
 SOURCE, TARGET = "222222222222", "333333333333"
 KINDS = ("rds-snapshot", "rds-instance", "aurora-cluster-snapshot", "aurora-cluster", "ebs-snapshot", "ebs-volume")
@@ -103,8 +103,18 @@ def main(argv: list[str] | None = None) -> int:
         if machine is None:
             parser.error("the workflows template has no kmsflow-snapshot-share-* state machine")
 
-        source = build_source(h, args.kind, args.source_region, args.encryption)
-        target_key = h.session(TARGET, args.target_region).client("kms").create_key()["KeyMetadata"]["Arn"]
+        source = make_source_in(
+            h.session(SOURCE, args.source_region), args.source_region, args.kind, encryption=args.encryption
+        )
+        # A multi-Region target key with its primary in the source region: a shared RDS or Aurora snapshot is first
+        # copied there (under the primary), then into the target region (under the replica).
+        partner = h.session(TARGET, args.source_region).client("kms")
+        primary = partner.create_key(MultiRegion=True)["KeyMetadata"]
+        target_key = primary["Arn"]
+        if args.target_region != args.source_region:
+            # moto's replicate_key takes the key id only.
+            replica = partner.replicate_key(KeyId=primary["KeyId"], ReplicaRegion=args.target_region)
+            target_key = replica["ReplicaKeyMetadata"]["Arn"]
         document = {
             "source": {"kind": args.kind, "id": source, "region": args.source_region},
             "target": {"account": TARGET, "region": args.target_region, "kms_key_id": target_key},
@@ -127,54 +137,6 @@ def main(argv: list[str] | None = None) -> int:
             print("LEFT OVER:", line)
         expected = "FAILED" if args.fail_after else "SUCCEEDED"
         return 0 if result.status == expected and not leftovers else 1
-
-
-def build_source(h: WorkflowHarness, kind: str, region: str, encryption: str) -> str:
-    """Make the source of ``kind`` in the source account; returns its id."""
-    session = h.session(SOURCE, region)
-    family = "ebs" if kind.startswith("ebs") else "rds"
-    key = None
-    if encryption == "customer":
-        key = session.client("kms").create_key()["KeyMetadata"]["Arn"]
-    elif encryption == "aws-managed":
-        key = aws_managed_key(session, region, family)
-    rds, ec2 = session.client("rds"), session.client("ec2")
-    encrypted = {"StorageEncrypted": True, "KmsKeyId": key} if key else {}
-    if kind.startswith("rds"):
-        rds.create_db_instance(
-            DBInstanceIdentifier="src1",
-            DBInstanceClass="db.t3.micro",
-            Engine="postgres",
-            AllocatedStorage=20,
-            MasterUsername="admin_user",
-            MasterUserPassword="a-long-password",
-            **encrypted,
-        )
-        if kind == "rds-instance":
-            return "src1"
-        return str(
-            rds.create_db_snapshot(DBInstanceIdentifier="src1", DBSnapshotIdentifier="src1-snap")["DBSnapshot"][
-                "DBSnapshotIdentifier"
-            ]
-        )
-    if kind.startswith("aurora"):
-        rds.create_db_cluster(
-            DBClusterIdentifier="src1",
-            Engine="aurora-postgresql",
-            MasterUsername="admin_user",
-            MasterUserPassword="a-long-password",
-            **encrypted,
-        )
-        if kind == "aurora-cluster":
-            return "src1"
-        snapshot = rds.create_db_cluster_snapshot(DBClusterIdentifier="src1", DBClusterSnapshotIdentifier="src1-snap")
-        return str(snapshot["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"])
-    volume = ec2.create_volume(
-        AvailabilityZone=f"{region}a", Size=8, **({"Encrypted": True, "KmsKeyId": key} if key else {})
-    )["VolumeId"]
-    if kind == "ebs-volume":
-        return str(volume)
-    return str(ec2.create_snapshot(VolumeId=volume)["SnapshotId"])
 
 
 def _leftovers(h: WorkflowHarness, kind: str, region: str) -> Iterator[str]:
