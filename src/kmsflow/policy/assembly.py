@@ -575,6 +575,7 @@ class Assembly:
                 raise AssemblyError(f"two stacks are named {stack.name!r}; stack names must be unique")
             self._stacks[stack.name] = stack
         self._resolver = _Resolver(self._stacks)
+        self._identity_policy_cache: dict[_IamIdentity, list[Policy]] = {}
 
     @classmethod
     def from_templates(cls, stacks: Iterable[StackTemplate]) -> Assembly:
@@ -603,17 +604,35 @@ class Assembly:
 
     def resources(self, type_: str | None = None) -> Iterator[Resource]:
         """Every resource (of one type), stack by stack in assembly order, each in template order."""
-        for stack in self._stacks.values():
-            for logical_id in stack.section("Resources"):
-                kind = stack.type_of(logical_id)
-                if kind is not None and type_ in (None, kind):
-                    yield Resource(
-                        stack=stack.name,
-                        logical_id=logical_id,
-                        type=kind,
-                        properties=stack.properties(logical_id),
-                        arn=self._resolver.attribute(stack, logical_id, "Arn"),
-                    )
+        yield from self._all_resources if type_ is None else self._resources_by_type.get(type_, ())
+
+    def identities(self) -> Iterator[str]:
+        """The ARN of every IAM role and user the assembly defines, in assembly order."""
+        for resource in self._all_resources:
+            if resource.type in ("AWS::IAM::Role", "AWS::IAM::User"):
+                yield resource.arn
+
+    @cached_property
+    def _all_resources(self) -> list[Resource]:
+        return [
+            Resource(
+                stack=stack.name,
+                logical_id=logical_id,
+                type=kind,
+                properties=stack.properties(logical_id),
+                arn=self._resolver.attribute(stack, logical_id, "Arn"),
+            )
+            for stack in self._stacks.values()
+            for logical_id in stack.section("Resources")
+            if (kind := stack.type_of(logical_id)) is not None
+        ]
+
+    @cached_property
+    def _resources_by_type(self) -> dict[str, list[Resource]]:
+        index: dict[str, list[Resource]] = {}
+        for resource in self._all_resources:
+            index.setdefault(resource.type, []).append(resource)
+        return index
 
     @cached_property
     def unknowns(self) -> list[str]:
@@ -644,6 +663,11 @@ class Assembly:
         identity = _IamIdentity.parse(principal_arn)
         if identity is None:
             return []
+        if identity not in self._identity_policy_cache:
+            self._identity_policy_cache[identity] = self._identity_policies(identity)
+        return list(self._identity_policy_cache[identity])
+
+    def _identity_policies(self, identity: _IamIdentity) -> list[Policy]:
         found: dict[str, Policy] = {}
         for member in [identity, *self._groups_of(identity)]:
             for policy in [*self._own_identity_policies(member), *self._attached_identity_policies(member)]:
@@ -713,9 +737,15 @@ class Assembly:
 
     def _resources_of(self, identity: _IamIdentity) -> Iterator[Resource]:
         """The resources that define a role, user or group (usually one, or none for one defined elsewhere)."""
-        for resource in self.resources(_IDENTITY_RESOURCE_TYPES[identity.kind]):
-            if self._identity(resource) == identity:
-                yield resource
+        yield from self._definitions.get(identity, ())
+
+    @cached_property
+    def _definitions(self) -> dict[_IamIdentity, list[Resource]]:
+        index: dict[_IamIdentity, list[Resource]] = {}
+        for type_ in _IDENTITY_RESOURCE_TYPES.values():
+            for resource in self.resources(type_):
+                index.setdefault(self._identity(resource), []).append(resource)
+        return index
 
     def _identity(self, resource: Resource) -> _IamIdentity:
         stack = self._stacks[resource.stack]
@@ -746,13 +776,21 @@ class Assembly:
 
     def _attached_identity_policies(self, identity: _IamIdentity) -> Iterator[Policy]:
         """``AWS::IAM::Policy`` and ``AWS::IAM::ManagedPolicy`` resources whose Roles/Users/Groups name it."""
-        attachment = _ATTACHMENT_PROPERTIES[identity.kind]
+        for resource in self._attachments.get(identity, ()):
+            yield self._policy(resource, "PolicyDocument", resource.properties.get("PolicyDocument"))
+
+    @cached_property
+    def _attachments(self) -> dict[_IamIdentity, list[Resource]]:
+        """Identity -> the ``AWS::IAM::Policy``/``ManagedPolicy`` resources attached to it (read once: a review
+        asks for the policies of every identity)."""
+        index: dict[_IamIdentity, list[Resource]] = {}
         for type_ in _ATTACHABLE_POLICY_TYPES:
             for resource in self.resources(type_):
-                if self._same_account(resource, identity) and identity.name in self._resolved_list(
-                    resource, attachment
-                ):
-                    yield self._policy(resource, "PolicyDocument", resource.properties.get("PolicyDocument"))
+                account = self._stacks[resource.stack].account
+                for kind, attachment in _ATTACHMENT_PROPERTIES.items():
+                    for name in dict.fromkeys(_text(n) for n in self._resolved_list(resource, attachment)):
+                        index.setdefault(_IamIdentity(kind, account, name), []).append(resource)
+        return index
 
     def _managed_policy_arns(self, resource: Resource) -> list[str]:
         return [_text(arn) for arn in self._resolved_list(resource, "ManagedPolicyArns")]

@@ -236,6 +236,32 @@ def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
     return {key.lower(): (value,) if isinstance(value, str) else tuple(value) for key, value in context.items()}
 
 
+#: One condition that a symbolic evaluation left open: (operator as written, key as written, policy values).
+Pending = tuple[str, str, tuple[str, ...]]
+
+
+def pending_conditions(condition: Mapping[str, Any] | None, context: Context) -> tuple[Pending, ...] | None:
+    """Partial evaluation, for questions asked about *any* request (the review's "who may do what, when"):
+    each (operator, key) pair whose key the context holds is decided; the others are left open and returned.
+    None when a decided pair fails (the statement never applies to such a request). Pairs are ANDed, so
+    deciding some and keeping the rest is exact."""
+    if not condition:
+        return ()
+    pending: list[Pending] = []
+    for name, block in condition.items():
+        parsed = parse_operator(name)
+        if not isinstance(block, Mapping):
+            raise ConditionError(f"condition operator {name!r} must map context keys to values, got {block!r}")
+        for key, values in block.items():
+            policy_values = [_policy_text(v) for v in as_list(values)]
+            request_values = context.get(str(key).lower())
+            if request_values is None:
+                pending.append((str(name), str(key), tuple(sorted(policy_values))))
+            elif not _key_holds(parsed, policy_values, request_values):
+                return None
+    return tuple(sorted(pending))
+
+
 def conditions_hold(condition: Mapping[str, Any] | None, context: Context) -> bool:
     """Whether a statement's ``Condition`` holds for a request context (keys lower-case, see
     :func:`normalise_context`). No condition holds trivially."""

@@ -17,6 +17,12 @@ The order of the answer:
 4. across accounts, the resource policy (naming the principal or its account root) *and* the identity
    policies must both allow.
 
+A *symbolic* evaluation (``symbolic=True``) asks about any request of the principal: conditions on keys the
+request context does not hold are left open instead of failing, an Allow applies with its open conditions
+(``Decision.paths``), and a Deny with open conditions does not deny but is listed (``Decision.unless``). The
+review uses it to list who may do what, and under which conditions. :data:`~kmsflow.policy.model.ANYONE` (what
+``"Principal": "*"`` reaches) is answered from the resource policy alone, with no implied context keys.
+
 Not modelled: service control and resource control policies, permissions boundaries, session policies, KMS
 grants, S3 ACLs, the account root user's implicit access. Policy variables (``${aws:username}``) are not
 substituted. The principal of a request may be an assumed-role session
@@ -29,14 +35,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from kmsflow.errors import KmsflowError
-from kmsflow.policy.conditions import ConditionError, Context, conditions_hold, normalise_context, wildcard_match
+from kmsflow.policy.conditions import (
+    ConditionError,
+    Context,
+    conditions_hold,
+    normalise_context,
+    pending_conditions,
+    wildcard_match,
+)
 from kmsflow.policy.document import Statement, as_list, flatten, root_account, statements
-from kmsflow.policy.model import Decision, Outcome, Policy, Principal, PrincipalKind, Request, StatementRef
+from kmsflow.policy.model import Decision, Match, Outcome, Policy, Principal, PrincipalKind, Request, StatementRef
 
 #: Actions whose resource policy is the role's trust policy, which must allow the caller (IAM User Guide,
 #: "Policy evaluation logic": "IAM role trust policies and KMS key policies are exceptions").
@@ -63,9 +76,9 @@ class _Reach(Enum):
 class _Allows:
     """The matching Allow statements, by the part they can play in the decision."""
 
-    direct: tuple[StatementRef, ...]  # resource policy naming the principal
-    delegated: tuple[StatementRef, ...]  # resource policy naming the principal's account root
-    identity: tuple[StatementRef, ...]  # the principal's identity policies
+    direct: tuple[Match, ...]  # resource policy naming the principal
+    delegated: tuple[Match, ...]  # resource policy naming the principal's account root
+    identity: tuple[Match, ...]  # the principal's identity policies
 
 
 def evaluate(
@@ -75,24 +88,43 @@ def evaluate(
     resource_policy: Policy | None = None,
     resource_account: str | None = None,
     key_policy: bool = False,
+    symbolic: bool = False,
 ) -> Decision:
     """Decide ``request`` as AWS would from the given policies (see the module docstring for the rules).
 
     ``resource_account`` tells a same-account from a cross-account request; ``None`` means the principal's own
-    account. ``key_policy`` says that ``resource_policy`` is a KMS key policy. Raises
-    :class:`PolicyEvaluationError` for a condition it cannot evaluate."""
+    account. ``key_policy`` says that ``resource_policy`` is a KMS key policy. ``symbolic`` leaves conditions
+    on keys absent from the context open (see the module docstring). Raises :class:`PolicyEvaluationError` for
+    a condition it cannot evaluate."""
     context = _context(request)
-    identity = [ref for policy in identity_policies for ref, _ in _matching(policy, request, context, attached=True)]
-    resource = [] if resource_policy is None else list(_matching(resource_policy, request, context, attached=False))
-    denying = [ref for ref in identity + [ref for ref, _ in resource] if _effect(ref) == "Deny"]
+    identity = [
+        match
+        for policy in identity_policies
+        for match, _ in _matching(policy, request, context, attached=True, symbolic=symbolic)
+    ]
+    resource = (
+        []
+        if resource_policy is None
+        else list(_matching(resource_policy, request, context, attached=False, symbolic=symbolic))
+    )
+    denies = [match for match in identity + [match for match, _ in resource] if _effect(match.ref) == "Deny"]
+    denying = [match.ref for match in denies if not match.pending]
     if denying:
         return _explicit_deny(request, denying)
     allows = _Allows(
-        direct=tuple(ref for ref, reach in resource if reach is _Reach.DIRECT and _effect(ref) == "Allow"),
-        delegated=tuple(ref for ref, reach in resource if reach is _Reach.ACCOUNT and _effect(ref) == "Allow"),
-        identity=tuple(ref for ref in identity if _effect(ref) == "Allow"),
+        direct=tuple(m for m, reach in resource if reach is _Reach.DIRECT and _effect(m.ref) == "Allow"),
+        delegated=tuple(m for m, reach in resource if reach is _Reach.ACCOUNT and _effect(m.ref) == "Allow"),
+        identity=tuple(m for m in identity if _effect(m.ref) == "Allow"),
     )
-    if request.principal.kind is not PrincipalKind.AWS:
+    decision = _decide(request, allows, resource_policy, resource_account, key_policy=key_policy)
+    unless = tuple(match for match in denies if match.pending)
+    return replace(decision, unless=unless) if unless and decision.allowed else decision
+
+
+def _decide(
+    request: Request, allows: _Allows, resource_policy: Policy | None, resource_account: str | None, *, key_policy: bool
+) -> Decision:
+    if request.principal.kind is not PrincipalKind.AWS or request.principal.anyone:
         return _resource_only(request, allows, resource_policy)
     account = _account(request.principal)
     if resource_account is not None and resource_account != account:
@@ -114,6 +146,8 @@ def _context(request: Request) -> dict[str, tuple[str, ...]]:
 
 def _implied_keys(request: Request) -> dict[str, str]:
     principal = request.principal
+    if principal.anyone:
+        return {}  # nothing is known about "any principal"
     if principal.kind is PrincipalKind.SERVICE:
         return {"aws:PrincipalIsAWSService": "true", "aws:PrincipalServiceName": principal.arn}
     keys = {"aws:PrincipalIsAWSService": "false"}
@@ -139,8 +173,8 @@ def _account(principal: Principal) -> str | None:
 
 
 def _matching(
-    policy: Policy, request: Request, context: Context, *, attached: bool
-) -> Iterator[tuple[StatementRef, _Reach]]:
+    policy: Policy, request: Request, context: Context, *, attached: bool, symbolic: bool
+) -> Iterator[tuple[Match, _Reach]]:
     """Every statement of ``policy`` that applies to the request, with how it reaches the principal. An
     identity policy (``attached`` to the principal) reaches it directly and must name its resources; a
     resource-policy statement reaches whom its ``Principal``/``NotPrincipal`` names, and one without
@@ -152,8 +186,13 @@ def _matching(
         if not _resource_matches(statement, request.resource, implied=not attached):
             continue
         ref = StatementRef(policy=policy, index=index)
-        if _conditions_hold(statement, context, ref):
-            yield ref, reach
+        if not symbolic:
+            if _conditions_hold(statement, context, ref):
+                yield Match(ref=ref), reach
+            continue
+        pending = _pending(statement, context, ref)
+        if pending is not None:
+            yield Match(ref=ref, pending=pending), reach
 
 
 def _effect(ref: StatementRef) -> str:
@@ -184,6 +223,15 @@ def _any_wildcard(value: str, patterns: Any, *, ignore_case: bool = False) -> bo
 def _conditions_hold(statement: Statement, context: Context, ref: StatementRef) -> bool:
     try:
         return conditions_hold(statement.get("Condition"), context)
+    except ConditionError as err:
+        raise PolicyEvaluationError(f"{ref}: {err}") from err
+
+
+def _pending(
+    statement: Statement, context: Context, ref: StatementRef
+) -> tuple[tuple[str, str, tuple[str, ...]], ...] | None:
+    try:
+        return pending_conditions(statement.get("Condition"), context)
     except ConditionError as err:
         raise PolicyEvaluationError(f"{ref}: {err}") from err
 
@@ -246,9 +294,11 @@ def _explicit_deny(request: Request, denying: list[StatementRef]) -> Decision:
 
 def _resource_only(request: Request, allows: _Allows, resource_policy: Policy | None) -> Decision:
     """A service (or federated) principal: identity policies do not exist for it."""
-    who = f"{request.principal.kind.value.lower()} principal {request.principal.arn}"
+    who = "any principal" if request.principal.anyone else f"{request.principal.kind.value.lower()} principal"
+    who = who if request.principal.anyone else f"{who} {request.principal.arn}"
     if allows.direct:
-        return _allowed(allows.direct, f"{_refs(allows.direct)} allows {request.action} for {who}")
+        paths = tuple((match,) for match in allows.direct)
+        return _allowed(paths, f"{_refs(allows.direct)} allows {request.action} for {who}")
     if resource_policy is None:
         return _implicit(f"{who} can be allowed only by a resource policy, and none was given")
     return _implicit(f"{resource_policy.source} has no statement allowing {request.action} for {who}")
@@ -261,7 +311,7 @@ def _cross_account(request: Request, allows: _Allows, resource_policy: Policy | 
     where = f"cross-account request from account {_account(request.principal)} to account {owner}"
     if granting and allows.identity:
         return _allowed(
-            granting + allows.identity,
+            tuple((grant, own) for grant in granting for own in allows.identity),
             f"{where}: {_refs(granting)} allows {request.principal.arn} and {_refs(allows.identity)} allows "
             f"{request.action} on {request.resource}",
         )
@@ -286,10 +336,12 @@ def _same_account(
 ) -> Decision:
     """Within one account: a resource policy naming the principal suffices; so do identity policies, unless the
     resource policy is a key policy or trust policy (``strict``), where they count only through a delegation."""
-    delegation = allows.delegated if allows.identity else ()
-    counted = allows.direct + delegation + (allows.identity if delegation or not strict else ())
-    if counted:
-        return _allowed(counted, _allowed_reason(request, allows))
+    paths: list[tuple[Match, ...]] = [(match,) for match in allows.direct]
+    paths += [(grant, own) for grant in allows.delegated for own in allows.identity]
+    if not strict and not allows.delegated:  # elsewhere identity policies suffice alone
+        paths += [(own,) for own in allows.identity]
+    if paths:
+        return _allowed(tuple(paths), _allowed_reason(request, allows))
     if allows.delegated:
         return _implicit(
             f"{_refs(allows.delegated)} delegates {request.action} to account {_account(request.principal)}, but "
@@ -331,8 +383,13 @@ def _strict_missing(request: Request, resource_policy: Policy | None, *, key_pol
     )
 
 
-def _allowed(allowing: tuple[StatementRef, ...], reason: str) -> Decision:
-    return Decision(outcome=Outcome.ALLOWED, reason=f"allowed: {reason}", allowing=allowing)
+def _allowed(paths: tuple[tuple[Match, ...], ...], reason: str) -> Decision:
+    """Allowed by ``paths``; ``allowing`` lists each statement of them once, in order."""
+    seen: dict[tuple[int, int], StatementRef] = {}
+    for match in (match for path in paths for match in path):
+        seen.setdefault((id(match.ref.policy), match.ref.index), match.ref)
+    allowing = tuple(seen.values())
+    return Decision(outcome=Outcome.ALLOWED, reason=f"allowed: {reason}", allowing=allowing, paths=paths)
 
 
 def _implicit(reason: str) -> Decision:
@@ -343,5 +400,5 @@ def _what(request: Request) -> str:
     return f"{request.action} on {request.resource} for {request.principal.arn}"
 
 
-def _refs(refs: Sequence[StatementRef]) -> str:
-    return ", ".join(str(ref) for ref in refs)
+def _refs(refs: Sequence[StatementRef | Match]) -> str:
+    return ", ".join(str(ref.ref if isinstance(ref, Match) else ref) for ref in refs)

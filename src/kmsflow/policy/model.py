@@ -43,6 +43,15 @@ class Principal:
         """An IAM role (or a session of it) by ARN; its account is read from the ARN."""
         return cls(arn=arn, account=arn.split(":")[4] or None)
 
+    @property
+    def anyone(self) -> bool:
+        """The stand-in for "any principal" (:data:`ANYONE`): matched only by ``*``, with no implied context."""
+        return self.arn == "*"
+
+
+#: Any principal at all: what a ``"Principal": "*"`` statement reaches. Only symbolic questions ask about it.
+ANYONE = Principal(arn="*")
+
 
 #: A request context value: one string, or several for a multi-valued key (``aws:TagKeys``).
 ContextValue = str | Sequence[str]
@@ -93,6 +102,19 @@ class StatementRef:
         return f"{self.policy.source} statement {self.sid}"
 
 
+#: A condition left open by a symbolic evaluation: (operator as written, key as written, policy values).
+PendingCondition = tuple[str, str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Match:
+    """A statement that applies to a request, with the conditions a symbolic evaluation could not decide
+    (empty when every condition was decided, always empty in a concrete evaluation)."""
+
+    ref: StatementRef
+    pending: tuple[PendingCondition, ...] = ()
+
+
 class Outcome(StrEnum):
     ALLOWED = "allowed"
     EXPLICIT_DENY = "explicit deny"
@@ -102,12 +124,19 @@ class Outcome(StrEnum):
 @dataclass(frozen=True, kw_only=True)
 class Decision:
     """The answer: ``outcome``, the statements that allowed (every matching Allow that counted) and denied
-    (every matching Deny), and one sentence saying why."""
+    (every matching Deny), and one sentence saying why.
+
+    ``paths`` are the ways the request is allowed, each the statements that together allow it (one key-policy
+    statement; or a delegating key-policy statement and an identity-policy statement...). In a symbolic
+    evaluation each match carries the conditions left open, a path holds when all of its matches' conditions
+    hold, and ``unless`` lists the Deny statements whose conditions were left open."""
 
     outcome: Outcome
     reason: str
     allowing: tuple[StatementRef, ...] = ()
     denying: tuple[StatementRef, ...] = ()
+    paths: tuple[tuple[Match, ...], ...] = ()
+    unless: tuple[Match, ...] = ()
 
     @property
     def allowed(self) -> bool:
