@@ -990,3 +990,111 @@ class TestDocumentedMultivaluedKeys:
         context: dict[str, ContextValue] = {} if tag_keys is None else {"aws:TagKeys": tag_keys}
         call = request(self.PRINCIPAL, "ec2:CreateSnapshot", "arn:aws:ec2:us-west-2::snapshot/snap-1", context)
         assert evaluate(call, identity_policies=[snapshots, deny]).outcome is outcome
+
+
+class TestSymbolic:
+    """``symbolic=True``: questions about any request of a principal, as the review asks them."""
+
+    KEY_POLICY_SOURCE = "KeyPolicy"
+
+    def key_policy(self, *statements: dict[str, Any]) -> Policy:
+        return policy(self.KEY_POLICY_SOURCE, *statements)
+
+    def test_open_conditions_are_kept_and_decided_ones_are_applied(self) -> None:
+        via = {"StringEquals": {"kms:ViaService": "rds.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}}
+        key = self.key_policy(stmt("Use", Principal={"AWS": ROLE}, Action="kms:Decrypt", Resource="*", Condition=via))
+        decision = evaluate(
+            request(action="kms:Decrypt", resource=KEY), resource_policy=key, key_policy=True, symbolic=True
+        )
+        assert decision.allowed
+        ((match,),) = decision.paths
+        assert match.pending == (("StringEquals", "kms:ViaService", ("rds.eu-west-1.amazonaws.com",)),)
+        concrete = evaluate(request(action="kms:Decrypt", resource=KEY), resource_policy=key, key_policy=True)
+        assert not concrete.allowed  # without symbolic, the absent kms:ViaService fails the condition
+        stranger = evaluate(
+            request(OTHER_ROLE, "kms:Decrypt", KEY), resource_policy=key, key_policy=True, symbolic=True
+        )
+        assert not stranger.allowed
+
+    def test_a_decided_false_condition_removes_the_statement(self) -> None:
+        other = {"StringEquals": {"kms:CallerAccount": OTHER}}
+        key = self.key_policy(stmt("Use", Principal={"AWS": ROLE}, Action="kms:Decrypt", Resource="*", Condition=other))
+        decision = evaluate(
+            request(action="kms:Decrypt", resource=KEY), resource_policy=key, key_policy=True, symbolic=True
+        )
+        assert decision.outcome is Outcome.IMPLICIT_DENY
+
+    def test_paths_pair_each_delegation_with_each_identity_statement(self) -> None:
+        key = self.key_policy(
+            stmt("RootA", Principal={"AWS": ROOT}, Action="kms:*", Resource="*"),
+            stmt("RootB", Principal={"AWS": ROOT}, Action="kms:Decrypt", Resource="*"),
+            stmt("Direct", Principal={"AWS": ROLE}, Action="kms:Decrypt", Resource="*"),
+        )
+        identity = policy("Iam", stmt("One", Action="kms:Decrypt", Resource=KEY))
+        decision = evaluate(
+            request(action="kms:Decrypt", resource=KEY),
+            identity_policies=[identity],
+            resource_policy=key,
+            key_policy=True,
+            symbolic=True,
+        )
+        assert [[m.ref.sid for m in path] for path in decision.paths] == [
+            ["Direct"],
+            ["RootA", "One"],
+            ["RootB", "One"],
+        ]
+        assert sids(decision.allowing) == ["KeyPolicy:Direct", "KeyPolicy:RootA", "Iam:One", "KeyPolicy:RootB"]
+
+    def test_a_deny_with_open_conditions_does_not_deny_but_is_listed(self) -> None:
+        key = self.key_policy(
+            stmt("Use", Principal={"AWS": ROLE}, Action="kms:Decrypt", Resource="*"),
+            stmt(
+                "Tls",
+                "Deny",
+                Principal="*",
+                Action="kms:*",
+                Resource="*",
+                Condition={"Bool": {"aws:SecureTransport": "false"}},
+            ),
+        )
+        decision = evaluate(
+            request(action="kms:Decrypt", resource=KEY), resource_policy=key, key_policy=True, symbolic=True
+        )
+        assert decision.allowed
+        assert [m.ref.sid for m in decision.unless] == ["Tls"]
+        plain = evaluate(
+            request(action="kms:Decrypt", resource=KEY, context={"aws:SecureTransport": "false"}),
+            resource_policy=key,
+            key_policy=True,
+            symbolic=True,
+        )
+        assert plain.outcome is Outcome.EXPLICIT_DENY  # the context decides it: an explicit deny
+
+    def test_anyone_is_matched_only_by_star_and_gets_no_implied_context(self) -> None:
+        from kmsflow.policy.model import ANYONE
+
+        key = self.key_policy(
+            stmt("Named", Principal={"AWS": ROLE}, Action="kms:Encrypt", Resource="*"),
+            stmt(
+                "Org",
+                Principal="*",
+                Action="kms:Decrypt",
+                Resource="*",
+                Condition={"StringEquals": {"kms:CallerAccount": ACCOUNT}},
+            ),
+        )
+        decrypt = evaluate(
+            Request(principal=ANYONE, action="kms:Decrypt", resource=KEY),
+            resource_policy=key,
+            key_policy=True,
+            symbolic=True,
+        )
+        assert decrypt.allowed
+        assert decrypt.paths[0][0].pending == (("StringEquals", "kms:CallerAccount", (ACCOUNT,)),)
+        encrypt = evaluate(
+            Request(principal=ANYONE, action="kms:Encrypt", resource=KEY),
+            resource_policy=key,
+            key_policy=True,
+            symbolic=True,
+        )
+        assert not encrypt.allowed

@@ -181,7 +181,7 @@ def _matching(
     ``Resource``/``NotResource`` (a trust policy's) covers its resource."""
     for index, statement in statements(policy.document):
         reach = _Reach.DIRECT if attached else _principal_reach(statement, request.principal)
-        if reach is _Reach.NONE or not _action_matches(statement, request.action):
+        if reach is _Reach.NONE or not action_matches(statement, request.action):
             continue
         if not _resource_matches(statement, request.resource, implied=not attached):
             continue
@@ -199,7 +199,7 @@ def _effect(ref: StatementRef) -> str:
     return str(ref.statement.get("Effect", ""))
 
 
-def _action_matches(statement: Statement, action: str) -> bool:
+def action_matches(statement: Statement, action: str) -> bool:
     """``Action``/``NotAction``, case-insensitive, with wildcards."""
     if "NotAction" in statement:
         return not _any_wildcard(action, statement["NotAction"], ignore_case=True)

@@ -24,6 +24,18 @@ class Role(StrEnum):
     ORGANIZATIONS = "organizations"
 
 
+#: The Sid of each role's statement: a contract with reviewers, with the separation check and with the review's
+#: labels (``kmsflow review`` calls a principal named there "key administrator", "key user"...).
+ROLE_SIDS = {
+    Role.ADMINISTRATORS: "KeyAdministrators",
+    Role.USERS: "KeyUsers",
+    Role.SERVICE_USERS: "ServiceUsersViaService",
+    Role.SIGNERS: "Signers",
+    Role.VERIFIERS: "Verifiers",
+    Role.PUBLIC_KEY_ENCRYPTERS: "PublicKeyEncrypters",
+    Role.MAC_USERS: "MacUsers",
+}
+
 #: Roles that use the key cryptographically (for the separation-of-duties guard).
 CRYPTO_ROLES = (
     Role.USERS,

@@ -21,7 +21,6 @@ from aws_cdk.interfaces.aws_kms import KeyReference
 from constructs import Construct, IValidation
 
 from kmsflow.constructs.keys.policy import (
-    ROLE_SIDS,
     CustomKeyPolicy,
     PolicyContext,
     custom_statements,
@@ -39,6 +38,7 @@ from kmsflow.policy.intents import Intent, intent_actions, intent_problem
 from kmsflow.policy.roles import (
     CRYPTO_ROLES,
     GRANT_ACTIONS,
+    ROLE_SIDS,
     Role,
     grants_for_aws_resources,
     role_actions,

@@ -21,6 +21,7 @@ from kmsflow.errors import KeyPolicyError
 from kmsflow.keyspec import KeySettings
 from kmsflow.policy.roles import (
     GRANT_ACTIONS,
+    ROLE_SIDS,
     VIA_SERVICES,
     Role,
     admin_actions,
@@ -108,18 +109,6 @@ class CustomKeyPolicy:
             Role.PUBLIC_KEY_ENCRYPTERS: self.public_key_encrypters,
             Role.MAC_USERS: self.mac_users,
         }
-
-
-#: The Sid of each role's statement: a contract with reviewers and with the separation check.
-ROLE_SIDS = {
-    Role.ADMINISTRATORS: "KeyAdministrators",
-    Role.USERS: "KeyUsers",
-    Role.SERVICE_USERS: "ServiceUsersViaService",
-    Role.SIGNERS: "Signers",
-    Role.VERIFIERS: "Verifiers",
-    Role.PUBLIC_KEY_ENCRYPTERS: "PublicKeyEncrypters",
-    Role.MAC_USERS: "MacUsers",
-}
 
 
 @dataclass(frozen=True, kw_only=True)

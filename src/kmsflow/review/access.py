@@ -1,0 +1,296 @@
+"""Who may do what with each key: the access facts of one key, from its key policy and every identity policy of
+the assembly that reaches it, answered by the one policy evaluator (:func:`kmsflow.policy.evaluate.evaluate`)
+in its symbolic mode.
+
+For each key the candidates are the principals its key policy names (``*`` is :data:`ANYONE`), and, for every
+account the key policy names by its root (a delegation to that account's IAM policies), the roles and users of
+that account in the assembly whose identity policies have an Allow statement whose resources reach the key (its
+ARN, resolved through ``Fn::GetAtt``/``Ref``/imports/cross-region references, or a wildcard that matches it).
+Each candidate is asked about every key action (:data:`~kmsflow.review.actions.KEY_ACTIONS`); actions that
+match exactly the same statements get the same answer, so one question per such group is asked.
+
+A principal the assembly does not define (an account root, a role from elsewhere, a service, ``*``) is
+answered from the key policy alone: what its own IAM policies add or deny is unknown offline, and the
+reviewer is told so (:mod:`kmsflow.review.unknowns`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from kmsflow.policy.assembly import Assembly
+from kmsflow.policy.conditions import wildcard_match
+from kmsflow.policy.document import as_list, flatten, root_account, statements
+from kmsflow.policy.evaluate import action_matches, evaluate
+from kmsflow.policy.model import ANYONE, Decision, Match, Policy, Principal, PrincipalKind, Request
+from kmsflow.review.actions import KEY_ACTIONS, action_order
+from kmsflow.review.model import AccessFact, Condition, GrantCreator, Source, Via
+
+_WILDCARDS = ("*", "?")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A principal to ask about, with the identity policies that count for it (none when it is not defined in
+    the assembly) and the account its request is evaluated as coming from (None: answered by the key policy
+    alone)."""
+
+    principal: Principal
+    identity_policies: tuple[Policy, ...]
+    resource_account: str | None
+
+
+class IdentityIndex:
+    """The assembly's roles and users and which key ARNs their identity policies reach, built once per
+    assembly: exact resource ARNs in a dictionary, wildcard resources in a list tested per key."""
+
+    def __init__(self, assembly: Assembly) -> None:
+        self._assembly = assembly
+        self._exact: dict[str, set[str]] = {}
+        self._patterns: list[tuple[str, str]] = []  # (resource pattern, identity ARN)
+        self._everywhere: set[str] = set()  # identities with a NotResource statement: decided per key
+        for arn in assembly.identities():
+            for policy in assembly.identity_policies(arn):
+                self._index(arn, policy)
+
+    @cached_property
+    def arns(self) -> frozenset[str]:
+        return frozenset(self._assembly.identities())
+
+    def account_of(self, arn: str) -> str | None:
+        fields = arn.split(":", 5)
+        return fields[4] if len(fields) == 6 and fields[4] else None
+
+    def reaching(self, key_arn: str, accounts: Iterable[str]) -> list[str]:
+        """The identities of ``accounts`` with an Allow statement that could name ``key_arn``, sorted."""
+        wanted = set(accounts)
+        found = set(self._exact.get(key_arn, ())) | self._everywhere
+        found.update(arn for pattern, arn in self._patterns if wildcard_match(key_arn, pattern))
+        return sorted(arn for arn in found if self.account_of(arn) in wanted)
+
+    def _index(self, arn: str, policy: Policy) -> None:
+        for _, statement in statements(policy.document):
+            if statement.get("Effect") != "Allow" or not _may_name_kms(statement):
+                continue
+            if "NotResource" in statement:
+                self._everywhere.add(arn)
+            for resource in as_list(statement.get("Resource")):
+                text = str(flatten(resource))
+                if any(mark in text for mark in _WILDCARDS):
+                    self._patterns.append((text, arn))
+                else:
+                    self._exact.setdefault(text, set()).add(arn)
+
+
+def _may_name_kms(statement: Mapping[str, Any]) -> bool:
+    """Whether a statement's actions could include a KMS action (``kms:...``, ``*``, a ``NotAction``)."""
+    if "NotAction" in statement:
+        return True
+    return any(
+        action_matches({"Action": action}, "kms:Decrypt") or str(action).lower().startswith("kms:")
+        for action in as_list(statement.get("Action"))
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyAccess:
+    """One key's facts and grant creators (both sorted), and the principals outside the assembly that its key
+    policy names (their own IAM policies cannot be read)."""
+
+    facts: tuple[AccessFact, ...]
+    grant_creators: tuple[GrantCreator, ...]
+    outside: tuple[str, ...]
+
+
+def key_access(
+    assembly: Assembly,
+    index: IdentityIndex,
+    key_arn: str,
+    key_policy: Policy,
+    *,
+    account: str,
+    actions: Collection[str] = tuple(KEY_ACTIONS),
+) -> KeyAccess:
+    """Every access fact of the key ``key_arn`` (owned by ``account``, governed by ``key_policy``) for the
+    ``actions`` that apply to it (:func:`~kmsflow.review.actions.applicable_actions`)."""
+    candidates = list(_candidates(assembly, index, key_arn, key_policy, account))
+    asked = [action for action in KEY_ACTIONS if action in actions]
+    facts: dict[tuple[Any, ...], AccessFact] = {}
+    for candidate in candidates:
+        for fact in _facts(candidate, key_arn, key_policy, asked):
+            facts.setdefault(_fact_key(fact), fact)
+    ordered = tuple(sorted(facts.values(), key=_fact_sort))
+    outside = tuple(
+        sorted(
+            {
+                c.principal.arn
+                for c in candidates
+                if c.resource_account is None and c.principal.kind is PrincipalKind.AWS
+            }
+            - {"*"}
+        )
+    )
+    return KeyAccess(facts=ordered, grant_creators=grant_creators(ordered), outside=outside)
+
+
+def _candidates(
+    assembly: Assembly, index: IdentityIndex, key_arn: str, key_policy: Policy, account: str
+) -> Iterator[_Candidate]:
+    seen: set[str] = set()
+    delegated: set[str] = set()
+    for principal in _named_principals(key_policy):
+        if principal.arn in seen:
+            continue
+        seen.add(principal.arn)
+        root = root_account(principal.arn) if principal.kind is PrincipalKind.AWS else None
+        if root is not None:
+            delegated.add(root)
+        if principal.kind is PrincipalKind.AWS and principal.arn in index.arns:
+            yield _Candidate(principal, tuple(assembly.identity_policies(principal.arn)), account)
+        else:
+            yield _Candidate(principal, (), None)
+    for arn in index.reaching(key_arn, delegated):
+        if arn not in seen:
+            seen.add(arn)
+            yield _Candidate(Principal.role(arn), tuple(assembly.identity_policies(arn)), account)
+
+
+def _named_principals(key_policy: Policy) -> Iterator[Principal]:
+    """Every principal an Allow statement of the key policy names, in statement order; ``*`` and any
+    ``NotPrincipal`` (everyone but a few) as :data:`ANYONE`."""
+    for _, statement in statements(key_policy.document):
+        if statement.get("Effect") != "Allow":
+            continue
+        block = statement.get("Principal")
+        if "NotPrincipal" in statement or block == "*":
+            yield ANYONE
+            continue
+        if not isinstance(block, Mapping):
+            continue
+        for kind, names in block.items():
+            for name in as_list(names):
+                text = str(flatten(name))
+                if kind == PrincipalKind.AWS:
+                    yield ANYONE if text == "*" else Principal(arn=text, account=root_account(text) or _account(text))
+                elif kind == PrincipalKind.SERVICE:
+                    yield Principal.service(text)
+                else:
+                    yield Principal(arn=text, kind=PrincipalKind(kind) if kind in _KINDS else PrincipalKind.FEDERATED)
+
+
+_KINDS = {kind.value for kind in PrincipalKind}
+
+
+def _account(arn: str) -> str | None:
+    fields = arn.split(":", 5)
+    return fields[4] if len(fields) == 6 and fields[4] else None
+
+
+def _facts(candidate: _Candidate, key_arn: str, key_policy: Policy, asked: Sequence[str]) -> Iterator[AccessFact]:
+    """Ask about each group of actions that match the same statements; turn each allowing path into a fact."""
+    policies = [key_policy, *candidate.identity_policies]
+    groups: dict[tuple[bool, ...], list[str]] = {}
+    for action in asked:
+        signature = tuple(action_matches(s, action) for p in policies for _, s in statements(p.document))
+        if any(signature):
+            groups.setdefault(signature, []).append(action)
+    for actions in groups.values():
+        decision = evaluate(
+            Request(principal=candidate.principal, action=actions[0], resource=key_arn),
+            identity_policies=candidate.identity_policies,
+            resource_policy=key_policy,
+            resource_account=candidate.resource_account,
+            key_policy=True,
+            symbolic=True,
+        )
+        if decision.allowed:
+            for action in actions:
+                yield from _path_facts(candidate.principal.arn, action, decision, key_policy)
+
+
+def _path_facts(principal: str, action: str, decision: Decision, key_policy: Policy) -> Iterator[AccessFact]:
+    unless = tuple(sorted({_source(match, key_policy) for match in decision.unless}))
+    for path in decision.paths:
+        conditions = tuple(sorted({condition for match in path for condition in statement_conditions(match)}))
+        sources = tuple(_source(match, key_policy) for match in path)
+        via = Via.IAM if any(source.via is Via.IAM for source in sources) else Via.KEY_POLICY
+        yield AccessFact(
+            principal=principal, action=action, conditions=conditions, via=via, sources=sources, unless=unless
+        )
+
+
+def statement_conditions(match: Match) -> tuple[Condition, ...]:
+    """Every condition of the matched statement, those the evaluator decided for this principal included
+    (``kms:CallerAccount`` of a named role): a fact shows its conditions in full, never a reduced form."""
+    block = match.ref.statement.get("Condition")
+    if not isinstance(block, Mapping):
+        return ()
+    return tuple(
+        Condition(operator=str(operator), key=str(key), values=tuple(sorted(_text(v) for v in as_list(values))))
+        for operator, pairs in block.items()
+        if isinstance(pairs, Mapping)
+        for key, values in pairs.items()
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _source(match: Match, key_policy: Policy) -> Source:
+    via = Via.KEY_POLICY if match.ref.policy is key_policy else Via.IAM
+    return Source(policy=match.ref.policy.source, sid=match.ref.sid, via=via)
+
+
+def _fact_key(fact: AccessFact) -> tuple[Any, ...]:
+    return (fact.principal, fact.action, fact.conditions, fact.sources, fact.unless)
+
+
+def _fact_sort(fact: AccessFact) -> tuple[Any, ...]:
+    return (fact.principal, action_order(fact.action), fact.action, fact.conditions, fact.sources, fact.unless)
+
+
+# --- Grant creators ------------------------------------------------------------------------------------------
+
+_GRANTEE = "kms:granteeprincipal"
+_OPERATIONS = "kms:grantoperations"
+_FOR_AWS_RESOURCE = "kms:grantisforawsresource"
+_RETIRING = "kms:retiringprincipal"
+
+
+def grant_creators(facts: Sequence[AccessFact]) -> tuple[GrantCreator, ...]:
+    """Who may call ``CreateGrant``, for whom and for which operations, read off the ``CreateGrant`` facts'
+    conditions (positive operators only: a negated one restricts nothing to a list)."""
+    creators = [_creator(fact) for fact in facts if fact.action == "kms:CreateGrant"]
+    return tuple(sorted(creators))
+
+
+def _creator(fact: AccessFact) -> GrantCreator:
+    def values(key: str) -> tuple[str, ...]:
+        found = [v for c in fact.conditions if c.key.lower() == key and not _negated(c.operator) for v in c.values]
+        return tuple(sorted(set(found)))
+
+    for_aws = any(
+        c.key.lower() == _FOR_AWS_RESOURCE and c.operator.startswith("Bool") and c.values == ("true",)
+        for c in fact.conditions
+    )
+    return GrantCreator(
+        principal=fact.principal,
+        grantees=values(_GRANTEE),
+        operations=values(_OPERATIONS),
+        for_aws_resource=for_aws,
+        retiring_principals=values(_RETIRING),
+        conditions=fact.conditions,
+        via=fact.via,
+        sources=fact.sources,
+    )
+
+
+def _negated(operator: str) -> bool:
+    base = operator.rpartition(":")[2]
+    return "Not" in base or base == "Null"
