@@ -12,7 +12,7 @@ export PATH := $(NODE_BIN):$(BIN):$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help setup synth test lint bench demo clean
+.PHONY: help setup browser synth test lint bench demo clean
 
 help:
 	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
@@ -35,6 +35,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The HTML report's browser test (tests/review/test_html_browser.py) runs headless Chromium, the Debian package:
+# installed here when missing (as root, or with sudo -n; apt-get update only if the install fails). Where it cannot
+# be installed, make goes on and the test is skipped, saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then as=""; elif sudo -n true 2>/dev/null; then as="sudo -n"; else as=none; fi; \
+	install="env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium"; \
+	if [ "$$as" != none ] && { $$as $$install || { $$as apt-get update -q && $$as $$install; }; }; then \
+	  echo "chromium installed for the HTML browser test"; \
+	else \
+	  echo "chromium could not be installed: the HTML browser test will be skipped"; \
+	fi
+
 synth: setup
 	rm -rf cdk.out
 	npx cdk synth --quiet
@@ -42,7 +55,7 @@ synth: setup
 	@echo "Templates (cdk-nag: AwsSolutions, NIST 800-53 R5 and Kmsflow passed):"
 	@ls -1 cdk.out/*.template.json
 
-test: setup
+test: setup browser
 	$(BIN)/pytest
 
 lint: setup

@@ -1,8 +1,10 @@
-"""The ``kmsflow`` command: ``config check``, ``keys import-material``, ``audit usage``, ``copy`` and ``share``.
+"""The ``kmsflow`` command: ``config check``, ``keys import-material``, ``audit usage``, ``copy``, ``share`` and
+``review``.
 
 Every command prints errors as one readable message on stderr and exits non-zero, never with a traceback:
-2 for invalid configuration or arguments (as ``cdk synth`` does), 1 for a failed AWS operation, and 3 when
-``audit usage`` had to skip unreadable files or malformed records.
+2 for invalid configuration or arguments (as ``cdk synth`` does) or an unreadable cloud assembly, 1 for a failed
+AWS operation (``review``: a finding at or above ``--fail-on``), and 3 when ``audit usage`` had to skip
+unreadable files or malformed records.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from kmsflow.cli.audit import app as audit_app
 from kmsflow.cli.config import app as config_app
 from kmsflow.cli.copy import app as copy_app
 from kmsflow.cli.keys import app as keys_app
+from kmsflow.cli.review import app as review_app
 from kmsflow.cli.share import app as share_app
 from kmsflow.node import prefer_pinned_node
 
@@ -47,6 +50,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(copy_app, name="copy")
 app.add_typer(share_app, name="share")
+app.add_typer(review_app)
 
 
 def main() -> None:

@@ -236,6 +236,12 @@ def _pending(
         raise PolicyEvaluationError(f"{ref}: {err}") from err
 
 
+def names_principal(statement: Statement, principal: Principal) -> bool:
+    """Whether a resource-policy statement's ``Principal``/``NotPrincipal`` covers ``principal`` (itself, its
+    role, its service, its account root or ``*``): the statements that can matter for its requests."""
+    return _principal_reach(statement, principal) is not _Reach.NONE
+
+
 def _principal_reach(statement: Statement, principal: Principal) -> _Reach:
     if "NotPrincipal" in statement:
         return _Reach.NONE if _block_reach(statement["NotPrincipal"], principal) is _Reach.DIRECT else _Reach.DIRECT

@@ -24,7 +24,7 @@ from typing import Any
 from kmsflow.policy.assembly import Assembly
 from kmsflow.policy.conditions import wildcard_match
 from kmsflow.policy.document import as_list, flatten, root_account, statements
-from kmsflow.policy.evaluate import action_matches, evaluate
+from kmsflow.policy.evaluate import action_matches, evaluate, names_principal
 from kmsflow.policy.model import ANYONE, Decision, Match, Policy, Principal, PrincipalKind, Request
 from kmsflow.review.actions import KEY_ACTIONS, action_order
 from kmsflow.review.model import AccessFact, Condition, GrantCreator, Source, Via
@@ -52,9 +52,31 @@ class IdentityIndex:
         self._exact: dict[str, set[str]] = {}
         self._patterns: list[tuple[str, str]] = []  # (resource pattern, identity ARN)
         self._everywhere: set[str] = set()  # identities with a NotResource statement: decided per key
+        self._matrices: dict[int, tuple[Policy, tuple[dict[str, bool], ...]]] = {}
+        self._rows: dict[tuple[str, tuple[str, ...]], dict[str, bool]] = {}
         for arn in assembly.identities():
             for policy in assembly.identity_policies(arn):
                 self._index(arn, policy)
+
+    def action_matrix(self, policy: Policy) -> tuple[dict[str, bool], ...]:
+        """One row per statement of ``policy``: key action -> whether the statement's ``Action``/``NotAction``
+        covers it. An identity policy is asked about for every key it reaches: its actions are matched once.
+        (Keyed by identity; the policy is kept with its rows so that its id cannot be reused meanwhile.)"""
+        cached = self._matrices.get(id(policy))
+        if cached is None or cached[0] is not policy:
+            rows = tuple(self._row(statement) for _, statement in statements(policy.document))
+            cached = self._matrices[id(policy)] = (policy, rows)
+        return cached[1]
+
+    def _row(self, statement: Mapping[str, Any]) -> dict[str, bool]:
+        """The actions a statement covers, shared by every statement with the same ``Action``/``NotAction``
+        (key policies repeat the same administrator and user lists key after key)."""
+        element = "NotAction" if "NotAction" in statement else "Action"
+        written = (element, tuple(str(flatten(action)) for action in as_list(statement.get(element))))
+        row = self._rows.get(written)
+        if row is None:
+            row = self._rows[written] = {action: action_matches(statement, action) for action in KEY_ACTIONS}
+        return row
 
     @cached_property
     def arns(self) -> frozenset[str]:
@@ -120,7 +142,7 @@ def key_access(
     asked = [action for action in KEY_ACTIONS if action in actions]
     facts: dict[tuple[Any, ...], AccessFact] = {}
     for candidate in candidates:
-        for fact in _facts(candidate, key_arn, key_policy, asked):
+        for fact in _facts(index, candidate, key_arn, key_policy, asked):
             facts.setdefault(_fact_key(fact), fact)
     ordered = tuple(sorted(facts.values(), key=_fact_sort))
     outside = tuple(
@@ -189,12 +211,20 @@ def _account(arn: str) -> str | None:
     return fields[4] if len(fields) == 6 and fields[4] else None
 
 
-def _facts(candidate: _Candidate, key_arn: str, key_policy: Policy, asked: Sequence[str]) -> Iterator[AccessFact]:
+def _facts(
+    index: IdentityIndex, candidate: _Candidate, key_arn: str, key_policy: Policy, asked: Sequence[str]
+) -> Iterator[AccessFact]:
     """Ask about each group of actions that match the same statements; turn each allowing path into a fact."""
-    policies = [key_policy, *candidate.identity_policies]
+    # Only the key-policy statements that name this principal (or its account, or anyone) can matter to it.
+    named = [
+        row
+        for row, (_, statement) in zip(index.action_matrix(key_policy), statements(key_policy.document), strict=True)
+        if names_principal(statement, candidate.principal)
+    ]
+    rows = named + [row for policy in candidate.identity_policies for row in index.action_matrix(policy)]
     groups: dict[tuple[bool, ...], list[str]] = {}
     for action in asked:
-        signature = tuple(action_matches(s, action) for p in policies for _, s in statements(p.document))
+        signature = tuple(row[action] for row in rows)
         if any(signature):
             groups.setdefault(signature, []).append(action)
     for actions in groups.values():
@@ -207,19 +237,20 @@ def _facts(candidate: _Candidate, key_arn: str, key_policy: Policy, asked: Seque
             symbolic=True,
         )
         if decision.allowed:
-            for action in actions:
-                yield from _path_facts(candidate.principal.arn, action, decision, key_policy)
+            yield from _path_facts(candidate.principal.arn, actions, decision, key_policy)
 
 
-def _path_facts(principal: str, action: str, decision: Decision, key_policy: Policy) -> Iterator[AccessFact]:
+def _path_facts(principal: str, actions: Sequence[str], decision: Decision, key_policy: Policy) -> Iterator[AccessFact]:
+    """One fact per action and allowing path (the actions of a group share the decision's paths)."""
     unless = tuple(sorted({_source(match, key_policy) for match in decision.unless}))
     for path in decision.paths:
         conditions = tuple(sorted({condition for match in path for condition in statement_conditions(match)}))
         sources = tuple(_source(match, key_policy) for match in path)
         via = Via.IAM if any(source.via is Via.IAM for source in sources) else Via.KEY_POLICY
-        yield AccessFact(
-            principal=principal, action=action, conditions=conditions, via=via, sources=sources, unless=unless
-        )
+        for action in actions:
+            yield AccessFact(
+                principal=principal, action=action, conditions=conditions, via=via, sources=sources, unless=unless
+            )
 
 
 def statement_conditions(match: Match) -> tuple[Condition, ...]:
