@@ -12,10 +12,11 @@ export PATH := $(NODE_BIN):$(BIN):$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help setup browser synth test lint bench demo clean
+.PHONY: help setup browser synth review test lint bench demo clean
 
 help:
 	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
+	@echo "make review  make synth, then kmsflow review of cdk.out in all four formats into cdk.out/review/"
 	@echo "make test    set up, run the whole test suite"
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions, then share snapshots"
@@ -54,6 +55,17 @@ synth: setup
 	@echo
 	@echo "Templates (cdk-nag: AwsSolutions, NIST 800-53 R5 and Kmsflow passed):"
 	@ls -1 cdk.out/*.template.json
+
+# The review of what `make synth` wrote: Markdown (a cut one names the HTML page), JSON, HTML and SARIF. Every
+# format is written first; the last command fails the target on a high finding, as a pull-request job would.
+review: synth
+	rm -rf cdk.out/review
+	for format in md json html sarif; do \
+	  $(BIN)/kmsflow review cdk.out --format $$format --output cdk.out/review/review.$$format \
+	    --full-report cdk.out/review/review.html --fail-on never || exit $$?; \
+	done
+	@ls -1 cdk.out/review/
+	$(BIN)/kmsflow review cdk.out --format json --fail-on high > /dev/null
 
 test: setup browser
 	$(BIN)/pytest

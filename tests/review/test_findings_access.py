@@ -141,8 +141,19 @@ def test_kr05_a_key_administrator_that_can_decrypt() -> None:
 
 
 def test_kr05_use_through_iam_names_the_identity_policy_statement() -> None:
-    ctx = context(facts=[fact(ADMIN, "kms:Decrypt", "EnableIam", iam_sid="AdminDecrypt")])
+    ctx = context(
+        facts=[
+            fact(ADMIN, "kms:PutKeyPolicy", "KeyAdministrators"),
+            fact(ADMIN, "kms:Decrypt", "EnableIam", iam_sid="AdminDecrypt"),
+        ]
+    )
     assert summary(administrator_can_use.check(ctx)) == [("KR05", MEDIUM, ADMIN, "AdminDecrypt")]
+
+
+def test_kr05_negative_an_administrator_of_another_key_is_a_user_of_this_one() -> None:
+    """The label "key administrator" is the principal's across keys; this key's policy does not name it so."""
+    ctx = context(facts=[fact(ADMIN, "kms:Decrypt", "KeyUsers")], labels={ADMIN: "key administrator; key user"})
+    assert administrator_can_use.check(ctx) == []
 
 
 def test_kr05_negative_administrators_that_only_administer_and_users_that_are_not_administrators() -> None:

@@ -85,13 +85,13 @@ _ORDER = {action: index for index, action in enumerate(KEY_ACTIONS)}
 
 #: The use actions each key usage supports (KMS refuses the others with InvalidKeyUsageException); symmetric
 #: encryption keys also make data keys and data key pairs.
-_USE_BY_USAGE = {
+USE_BY_USAGE: dict[str, tuple[str, ...]] = {
     "ENCRYPT_DECRYPT": ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"),
     "SIGN_VERIFY": ("kms:Sign", "kms:Verify"),
     "GENERATE_VERIFY_MAC": ("kms:GenerateMac", "kms:VerifyMac"),
     "KEY_AGREEMENT": ("kms:DeriveSharedSecret",),
 }
-_DATA_KEYS = (
+DATA_KEY_ACTIONS = (
     "kms:GenerateDataKey",
     "kms:GenerateDataKeyWithoutPlaintext",
     "kms:GenerateDataKeyPair",
@@ -105,12 +105,12 @@ _MULTI_REGION = ("kms:ReplicateKey", "kms:UpdatePrimaryRegion", "kms:Synchronize
 def applicable_actions(*, spec: str, usage: str, origin: str, multi_region: bool) -> frozenset[str]:
     """The key actions that mean something for a key of this kind: a ``kms:*`` on a signing key is reported as
     the actions a signing key has, not as Encrypt or GenerateMac. An unknown spec or usage keeps every action."""
-    if usage not in _USE_BY_USAGE or spec == "unknown":
+    if usage not in USE_BY_USAGE or spec == "unknown":
         return frozenset(KEY_ACTIONS)
     symmetric = spec == "SYMMETRIC_DEFAULT"
-    excluded = set(USE_ACTIONS) - set(_USE_BY_USAGE[usage])
+    excluded = set(USE_ACTIONS) - set(USE_BY_USAGE[usage])
     if symmetric and usage == "ENCRYPT_DECRYPT":
-        excluded -= set(_DATA_KEYS)
+        excluded -= set(DATA_KEY_ACTIONS)
     if symmetric:
         excluded.add("kms:GetPublicKey")
     if not (symmetric and usage == "ENCRYPT_DECRYPT"):

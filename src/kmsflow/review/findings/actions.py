@@ -1,5 +1,5 @@
-"""KMS actions as the rules group them: cryptographic use, by key usage, matched against the action (or
-action pattern) of an access fact."""
+"""KMS actions as the rules group them: cryptographic use, by key usage (from the review's one action table,
+:mod:`kmsflow.review.actions`), matched against the action (or action pattern) of an access fact."""
 
 from __future__ import annotations
 
@@ -7,32 +7,18 @@ import fnmatch
 from collections.abc import Iterable
 from functools import lru_cache
 
-from kmsflow.keyspec import KeyUsage
+from kmsflow.review.actions import DATA_KEY_ACTIONS, KEY_ACTIONS, USE_ACTIONS, USE_BY_USAGE
 
 PUT_KEY_POLICY = "kms:PutKeyPolicy"
 
-#: Actions that use the key's material (DescribeKey, GetPublicKey and CreateGrant do not).
-_ENCRYPT = (
-    "kms:Encrypt",
-    "kms:Decrypt",
-    "kms:ReEncryptFrom",
-    "kms:ReEncryptTo",
-    "kms:GenerateDataKey",
-    "kms:GenerateDataKeyWithoutPlaintext",
-    "kms:GenerateDataKeyPair",
-    "kms:GenerateDataKeyPairWithoutPlaintext",
-)
-_SIGN = ("kms:Sign", "kms:Verify")
-_MAC = ("kms:GenerateMac", "kms:VerifyMac")
-_AGREE = ("kms:DeriveSharedSecret",)
-CRYPTO_ACTIONS = (*_ENCRYPT, *_SIGN, *_MAC, *_AGREE)
+#: Actions that use the key's material (DescribeKey, GetPublicKey and CreateGrant do not), in table order.
+CRYPTO_ACTIONS = tuple(action for action in KEY_ACTIONS if action in USE_ACTIONS)
 
-#: Key usage -> the cryptographic actions KMS accepts for a key of that usage.
+#: Key usage -> the cryptographic actions KMS accepts for a key of that usage (an encryption key's data keys
+#: included: a symmetric one makes them).
 USAGE_ACTIONS: dict[str, tuple[str, ...]] = {
-    KeyUsage.ENCRYPT_DECRYPT: _ENCRYPT,
-    KeyUsage.SIGN_VERIFY: _SIGN,
-    KeyUsage.GENERATE_VERIFY_MAC: _MAC,
-    KeyUsage.KEY_AGREEMENT: _AGREE,
+    usage: (*actions, *DATA_KEY_ACTIONS) if usage == "ENCRYPT_DECRYPT" else actions
+    for usage, actions in USE_BY_USAGE.items()
 }
 
 

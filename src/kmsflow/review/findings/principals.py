@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 from kmsflow.policy.document import Statement, is_own_root, principal_values, root_account
+from kmsflow.policy.roles import ROLE_SIDS, Role
 from kmsflow.review.findings import FindingContext
+from kmsflow.review.model import Via
+
+_ADMINISTRATORS_SID = ROLE_SIDS[Role.ADMINISTRATORS]
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 #: How principal_values marks principals that are not AWS ones; the review names them without it.
@@ -43,6 +47,11 @@ def account_of(ctx: FindingContext, principal: str) -> str | None:
 
 
 def is_administrator(ctx: FindingContext, principal: str) -> bool:
-    """Whether the review labels the principal a key administrator (its kmsflow role)."""
-    info = ctx.principals.get(principal)
-    return info is not None and "administrator" in info.label.lower()
+    """Whether this key's policy names the principal in its administrators' statement (kmsflow's
+    ``KeyAdministrators`` Sid): an administrator of another key is not one of this key."""
+    return any(
+        fact.principal == principal
+        and fact.via is Via.KEY_POLICY
+        and any(source.sid == _ADMINISTRATORS_SID for source in fact.sources)
+        for fact in ctx.facts
+    )
