@@ -14,28 +14,15 @@ from kmsflow.review.cost import (
     key_cost,
 )
 from kmsflow.review.model import CostLine, KeyInfo
+from tests.review.fixtures import key_info
 
-KEY = KeyInfo(
-    id="arn:aws:kms:eu-west-1:111111111111:key/s-Key",
-    stack="s",
-    logical_id="Key",
-    resource_type="AWS::KMS::Key",
-    account="111111111111",
-    region="eu-west-1",
-    description="",
-    spec="SYMMETRIC_DEFAULT",
-    usage="ENCRYPT_DECRYPT",
-    origin="AWS_KMS",
-    multi_region=False,
-    primary=None,
-    replicas=(),
+KEY = key_info(
+    "arn:aws:kms:eu-west-1:111111111111:key/s-Key",
+    "s",
+    "Key",
     rotation=False,
     rotation_period_days=None,
-    deletion_window_days=30,
-    enabled=True,
-    aliases=(),
     policy_size=200,
-    removal="Retain",
 )
 ROTATING = dataclasses.replace(KEY, rotation=True, rotation_period_days=180)
 REPLICA = dataclasses.replace(

@@ -29,6 +29,7 @@ from kmsflow.review.model import (
     Source,
     Via,
 )
+from tests.review.fixtures import key_info
 
 ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "333333333333"
@@ -41,28 +42,7 @@ ADMIN = f"arn:aws:iam::{ACCOUNT}:role/KeyAdministrator"
 APP = f"arn:aws:iam::{ACCOUNT}:role/App"
 PARTNER = f"arn:aws:iam::{OTHER_ACCOUNT}:role/PartnerReader"
 
-KEY = KeyInfo(
-    id=KEY_ID,
-    stack="keys",
-    logical_id="AppKey",
-    resource_type="AWS::KMS::Key",
-    account=ACCOUNT,
-    region="eu-west-1",
-    description="",
-    spec="SYMMETRIC_DEFAULT",
-    usage="ENCRYPT_DECRYPT",
-    origin="AWS_KMS",
-    multi_region=False,
-    primary=None,
-    replicas=(),
-    rotation=True,
-    rotation_period_days=365,
-    deletion_window_days=30,
-    enabled=True,
-    aliases=(),
-    policy_size=1000,
-    removal="Retain",
-)
+KEY = key_info(KEY_ID, "keys", "AppKey", account=ACCOUNT, policy_size=1000)
 
 #: kmsflow labels, as the review's principals carry them.
 LABELS = {ADMIN: "key administrator", APP: "key user", PARTNER: "cross-account user", ROOT: "account root"}

@@ -32,3 +32,21 @@ def test_the_default_app_report_matches_its_golden_file(default_review: Review, 
     assert golden.is_file(), f"{golden} is missing: run with KMSFLOW_UPDATE_GOLDEN=1 to write it"
     assert text == golden.read_text(encoding="utf-8"), f"{golden.name} differs (see this module's docstring)"
     assert render(review, output_format, full_report="cdk.out/review/review.html") == text  # deterministic
+
+
+def test_the_default_and_changed_json_reports_follow_the_schema(
+    default_review: Review, baseline_outdir: Path, changed_outdir: Path
+) -> None:
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    from kmsflow.review.build import review_assembly
+
+    schema = json.loads(resources.files("kmsflow.review").joinpath("schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    with_diff = review_assembly(changed_outdir, baseline=baseline_outdir)
+    for review in (default_review, with_diff):
+        errors = [error.message for error in validator.iter_errors(json.loads(render(review, "json")))]
+        assert errors == []
