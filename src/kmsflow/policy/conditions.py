@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple, TypeVar
 
 from kmsflow.policy.document import as_list
@@ -69,10 +69,25 @@ def wildcard_match(value: str, pattern: str, *, ignore_case: bool = False) -> bo
     return _wildcard_regex(pattern, ignore_case).fullmatch(value) is not None
 
 
+def any_wildcard_match(value: str, patterns: tuple[str, ...], *, ignore_case: bool = False) -> bool:
+    """Whether ``value`` matches any of ``patterns`` (:func:`wildcard_match` each): one regular expression for
+    the lot, compiled once per list (policies repeat the same action lists statement after statement)."""
+    return _any_regex(patterns, ignore_case).fullmatch(value) is not None
+
+
 @cache
 def _wildcard_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.compile(_wildcard_body(pattern), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+@lru_cache(maxsize=8192)
+def _any_regex(patterns: tuple[str, ...], ignore_case: bool) -> re.Pattern[str]:
+    body = "|".join(f"(?:{_wildcard_body(pattern)})" for pattern in patterns) or "(?!)"
     return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _wildcard_body(pattern: str) -> str:
+    return re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
 
 
 def _string_equals(request: str, policy: str) -> bool:

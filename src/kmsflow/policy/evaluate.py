@@ -43,10 +43,10 @@ from kmsflow.errors import KmsflowError
 from kmsflow.policy.conditions import (
     ConditionError,
     Context,
+    any_wildcard_match,
     conditions_hold,
     normalise_context,
     pending_conditions,
-    wildcard_match,
 )
 from kmsflow.policy.document import Statement, as_list, flatten, root_account, statements
 from kmsflow.policy.model import Decision, Match, Outcome, Policy, Principal, PrincipalKind, Request, StatementRef
@@ -180,8 +180,10 @@ def _matching(
     resource-policy statement reaches whom its ``Principal``/``NotPrincipal`` names, and one without
     ``Resource``/``NotResource`` (a trust policy's) covers its resource."""
     for index, statement in statements(policy.document):
+        if not action_matches(statement, request.action):  # first: most statements are about other actions
+            continue
         reach = _Reach.DIRECT if attached else _principal_reach(statement, request.principal)
-        if reach is _Reach.NONE or not action_matches(statement, request.action):
+        if reach is _Reach.NONE:
             continue
         if not _resource_matches(statement, request.resource, implied=not attached):
             continue
@@ -217,7 +219,8 @@ def _resource_matches(statement: Statement, resource: str, *, implied: bool) -> 
 
 
 def _any_wildcard(value: str, patterns: Any, *, ignore_case: bool = False) -> bool:
-    return any(wildcard_match(value, str(flatten(p)), ignore_case=ignore_case) for p in as_list(patterns))
+    texts = tuple(str(flatten(pattern)) for pattern in as_list(patterns))
+    return any_wildcard_match(value, texts, ignore_case=ignore_case)
 
 
 def _conditions_hold(statement: Statement, context: Context, ref: StatementRef) -> bool:
@@ -255,12 +258,15 @@ def _block_reach(block: Any, principal: Principal) -> _Reach:
         return _Reach.DIRECT
     if not isinstance(block, Mapping):
         return _Reach.NONE
-    reaches = {
-        _name_reach(str(kind), str(flatten(name)), principal)
-        for kind, names in block.items()
-        for name in as_list(names)
-    }
-    return next((reach for reach in (_Reach.DIRECT, _Reach.ACCOUNT) if reach in reaches), _Reach.NONE)
+    best = _Reach.NONE
+    for kind, names in block.items():
+        for name in as_list(names):
+            reach = _name_reach(str(kind), str(flatten(name)), principal)
+            if reach is _Reach.DIRECT:
+                return reach
+            if reach is _Reach.ACCOUNT:
+                best = reach
+    return best
 
 
 def _name_reach(kind: str, name: str, principal: Principal) -> _Reach:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kmsflow.policy.assembly import Assembly, AssemblyError
 from kmsflow.policy.evaluate import PolicyEvaluationError
+from kmsflow.policy.model import Policy
 from kmsflow.review.access import IdentityIndex, KeyAccess, key_access
 from kmsflow.review.actions import applicable_actions
 from kmsflow.review.cost import key_cost
@@ -40,7 +41,7 @@ def _review(path: str | Path, *, role: str = "") -> Review:
     index = IdentityIndex(assembly)
     keys: list[KeyReview] = []
     outside: set[str] = set()
-    accesses: list[tuple[KeyInfo, KeyAccess]] = []
+    accesses: list[tuple[KeyInfo, Policy, KeyAccess]] = []
     for info in key_infos(assembly):
         policy = key_policy(assembly, info)
         actions = applicable_actions(
@@ -51,11 +52,10 @@ def _review(path: str | Path, *, role: str = "") -> Review:
         except PolicyEvaluationError as err:
             raise ReviewError(f"{role}assembly {path}: {err}") from err
         outside.update(access.outside)
-        accesses.append((info, access))
-    principals = principal_infos((f for _, a in accesses for f in a.facts), index.arns)
+        accesses.append((info, policy, access))
+    principals = principal_infos((f for _, _, a in accesses for f in a.facts), index.arns)
     by_id = {p.id: p for p in principals}
-    for info, access in accesses:
-        policy = key_policy(assembly, info)
+    for info, policy, access in accesses:
         context = FindingContext(
             key=info,
             policy=policy.document,

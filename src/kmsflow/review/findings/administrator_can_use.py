@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from kmsflow.review.findings import FindingContext, Rule
 from kmsflow.review.findings.actions import is_crypto
-from kmsflow.review.findings.principals import is_administrator, own_root
+from kmsflow.review.findings.principals import administrators, own_root
 from kmsflow.review.findings.sources import granting_source
 from kmsflow.review.model import AccessFact, Finding, Severity
 
 
 def check(ctx: FindingContext) -> list[Finding]:
+    admins = administrators(ctx)
     uses: dict[str, list[AccessFact]] = {}
     for fact in ctx.facts:
-        if is_administrator(ctx, fact.principal) and not own_root(ctx, fact.principal) and is_crypto(fact.action):
+        if fact.principal in admins and not own_root(ctx, fact.principal) and is_crypto(fact.action):
             uses.setdefault(fact.principal, []).append(fact)
     return [
         RULE.finding(

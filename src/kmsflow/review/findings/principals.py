@@ -46,12 +46,11 @@ def account_of(ctx: FindingContext, principal: str) -> str | None:
     return None
 
 
-def is_administrator(ctx: FindingContext, principal: str) -> bool:
-    """Whether this key's policy names the principal in its administrators' statement (kmsflow's
-    ``KeyAdministrators`` Sid): an administrator of another key is not one of this key."""
-    return any(
-        fact.principal == principal
-        and fact.via is Via.KEY_POLICY
-        and any(source.sid == _ADMINISTRATORS_SID for source in fact.sources)
+def administrators(ctx: FindingContext) -> frozenset[str]:
+    """The principals this key's policy names in its administrators' statement (kmsflow's ``KeyAdministrators``
+    Sid): an administrator of another key is not one of this key."""
+    return frozenset(
+        fact.principal
         for fact in ctx.facts
+        if fact.via is Via.KEY_POLICY and any(source.sid == _ADMINISTRATORS_SID for source in fact.sources)
     )
