@@ -232,3 +232,35 @@ def test_an_iam_statement_on_another_key_or_without_kms_actions_does_not_reach_t
         ("apps", OWN, role_template("app", other_key, s3_only, wildcard)),
     )
     assert facts_of(result, APP) == {"kms:Encrypt": ((), ("Root", "AllKeys"))}
+
+
+def test_inline_and_customer_managed_policies_count_like_attached_ones() -> None:
+    decrypt = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Inline", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::ImportValue": "KeyArn"}}
+        ],
+    }
+    encrypt = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "Managed", "Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}],
+    }
+    template = {
+        "Resources": {
+            "Managed": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": encrypt}},
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "app",
+                    "AssumeRolePolicyDocument": {},
+                    "Policies": [{"PolicyName": "inline", "PolicyDocument": decrypt}],
+                    "ManagedPolicyArns": [{"Ref": "Managed"}],
+                },
+            },
+        }
+    }
+    result = access(key_template(stmt("Root", {"AWS": ROOT}, "kms:*")), ("apps", OWN, template))
+    assert facts_of(result, APP) == {
+        "kms:Decrypt": ((), ("Root", "Inline")),
+        "kms:Encrypt": ((), ("Root", "Managed")),
+    }

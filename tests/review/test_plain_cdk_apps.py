@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from kmsflow.cli import app as cli
 from kmsflow.review.build import review_assembly
-from kmsflow.review.model import Review, Via
+from kmsflow.review.model import KeyReview, Review, Via
 
 ACCOUNT = "444444444444"
 REGION = "eu-west-1"
@@ -43,6 +43,10 @@ def _synth(outdir: Path) -> Path:
     key.grant_decrypt(reader)
     s3_key = kms.Alias.from_alias_name(apps, "S3Managed", "alias/aws/s3")
     reader.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[s3_key.key_arn]))
+    # A stage: its stacks live in a nested cloud assembly (cdk.out/assembly-Prod/).
+    stage = cdk.Stage(app, "Prod", env=env)
+    staged = cdk.Stack(stage, "keys")
+    kms.Key(staged, "StageKey", enable_key_rotation=True)
     app.synth()
     return outdir
 
@@ -57,12 +61,20 @@ def plain(plain_outdir: Path) -> Review:
     return review_assembly(plain_outdir)
 
 
-def test_only_the_customer_managed_key_is_a_key(plain: Review) -> None:
-    assert [(k.key.stack, k.key.aliases) for k in plain.keys] == [("plain-keys", ("alias/plain/data",))]
+def data_key(review: Review) -> KeyReview:
+    (key,) = [k for k in review.keys if k.key.stack == "plain-keys"]
+    return key
+
+
+def test_only_the_customer_managed_keys_are_keys_stages_included(plain: Review) -> None:
+    assert [(k.key.stack, k.key.aliases, k.key.rotation) for k in plain.keys] == [
+        ("Prod-keys", (), True),  # sorted by key ARN
+        ("plain-keys", ("alias/plain/data",), False),
+    ]
 
 
 def test_grant_decrypt_in_another_stack_is_a_fact_through_the_root_delegation(plain: Review) -> None:
-    (key,) = plain.keys
+    key = data_key(plain)
     facts = [f for f in key.facts if f.principal == READER]
     assert sorted(f.action for f in facts) == ["kms:Decrypt"]
     (fact,) = facts
@@ -78,7 +90,7 @@ def test_the_aws_managed_key_is_listed_as_unknown(plain: Review) -> None:
 
 
 def test_not_action_is_a_high_finding_with_its_statement(plain: Review) -> None:
-    (key,) = plain.keys
+    key = data_key(plain)
     broad = [f for f in key.findings if f.rule == "broad-grant"]
     assert [(f.severity.value, f.principal, f.source.sid if f.source else None) for f in broad] == [
         ("high", OPERATOR, "OperatorAllButDeletion")
@@ -89,7 +101,7 @@ def test_not_action_is_a_high_finding_with_its_statement(plain: Review) -> None:
 
 
 def test_cdk_keys_rotate_only_when_asked(plain: Review) -> None:
-    (key,) = plain.keys
+    key = data_key(plain)
     assert key.key.rotation is False
     assert "rotation-off" in {f.rule for f in key.findings}
 

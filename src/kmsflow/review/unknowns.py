@@ -56,12 +56,12 @@ def _parameters(assembly: Assembly) -> Iterator[Unknown]:
             if name in _CDK_PARAMETERS:
                 continue
             default = declaration.get("Default") if isinstance(declaration, Mapping) else None
-            shown = "no default" if default is None else f"default {json.dumps(default)}"
-            yield Unknown(
-                what="parameter",
-                where=f"{stack.name}/{name}",
-                detail=f"read as its {shown}; a deployment may pass another value",
+            detail = (
+                "no default: the deployment passes its value, unknown here (statements naming it match nothing)"
+                if default is None
+                else f"read as its default {json.dumps(default)}; a deployment may pass another value"
             )
+            yield Unknown(what="parameter", where=f"{stack.name}/{name}", detail=detail)
 
 
 def _custom_resources(assembly: Assembly) -> Iterator[Unknown]:
