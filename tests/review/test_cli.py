@@ -81,3 +81,13 @@ def test_fail_on_sets_the_exit_code(tmp_path: Path, default_outdir: Path) -> Non
 def test_an_unknown_format_is_refused_by_the_option(default_outdir: Path) -> None:
     result = CliRunner().invoke(app, ["review", str(default_outdir), "--format", "pdf"])
     assert result.exit_code == 2
+
+
+def test_a_missing_baseline_exits_2_naming_it(default_outdir: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "base"
+    result = CliRunner().invoke(app, ["review", str(default_outdir), "--baseline", str(missing)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"kmsflow: baseline cloud assembly {missing} does not exist: pass the directory `cdk synth` wrote "
+        "(cdk.out by default)\n"
+    )
