@@ -26,6 +26,7 @@ from kmsflow.review.model import (
     Source,
     Unknown,
     Via,
+    Way,
 )
 
 ACCOUNT = "111111111111"
@@ -344,15 +345,29 @@ DIFF = Diff(
     lost=(KeyFact(key=DATA_KEY, fact=LOST_CANCEL),),
     conditions=(
         ConditionChange(
-            key=DATA_KEY, principal=PROCESSOR, action="kms:Decrypt", change="narrowed", before=(), after=(VIA_RDS,)
+            key=DATA_KEY,
+            principal=PROCESSOR,
+            action="kms:Decrypt",
+            change="narrowed",
+            before=(Way(conditions=()),),
+            after=(Way(conditions=(VIA_RDS,)),),
+        ),
+        # Two ways before (any one allows), one of them only unless a Deny applies; the way from the network gone.
+        ConditionChange(
+            key=DATA_KEY,
+            principal=PROCESSOR,
+            action="kms:GenerateDataKey",
+            change="narrowed",
+            before=(Way(conditions=(SOURCE_NETWORK,), unless=(DENY_OUTSIDE_ORG,)), Way(conditions=(VIA_RDS,))),
+            after=(Way(conditions=(VIA_RDS,)),),
         ),
         ConditionChange(
             key=REPLICA_KEY,
             principal=PROCESSOR,
             action="kms:Decrypt",
             change="widened",
-            before=(VIA_RDS_CENTRAL,),
-            after=(VIA_RDS_S3_CENTRAL,),
+            before=(Way(conditions=(VIA_RDS_CENTRAL,)),),
+            after=(Way(conditions=(VIA_RDS_S3_CENTRAL,)),),
         ),
     ),
     settings=(SettingChange(key=DATA_KEY, setting="rotation", before="False", after="True"),),

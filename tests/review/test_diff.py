@@ -22,6 +22,7 @@ from kmsflow.review.model import (
     Severity,
     Source,
     Via,
+    Way,
     to_data,
 )
 
@@ -85,6 +86,10 @@ def fact(
         sources=(Source(policy=POLICY, sid=sid, via=via),),
         unless=unless,
     )
+
+
+def way(*conditions: Condition, unless: tuple[Source, ...] = ()) -> Way:
+    return Way(conditions=tuple(sorted(conditions)), unless=tuple(sorted(unless)))
 
 
 def finding(rule_id: str, rule: str, key: str = KEY, severity: Severity = Severity.MEDIUM) -> Finding:
@@ -279,8 +284,8 @@ def test_a_narrowed_condition_reads_as_narrowed(before: tuple[Condition, ...], a
             principal=APP,
             action="kms:Decrypt",
             change="narrowed",
-            before=tuple(sorted(before)),
-            after=tuple(sorted(after)),
+            before=(way(*before),),
+            after=(way(*after),),
         ),
     )
     assert (result.gained, result.lost) == ((), ())
@@ -292,9 +297,7 @@ def test_the_reverse_reads_as_widened(before: tuple[Condition, ...], after: tupl
         with_facts(fact(APP, "kms:Decrypt", *before)), with_facts(fact(APP, "kms:Decrypt", *after)), baseline_source="b"
     )
 
-    assert [(c.change, c.before, c.after) for c in result.conditions] == [
-        ("widened", tuple(sorted(before)), tuple(sorted(after)))
-    ]
+    assert [(c.change, c.before, c.after) for c in result.conditions] == [("widened", (way(*before),), (way(*after),))]
 
 
 INCOMPARABLE = {
@@ -332,7 +335,7 @@ def test_incomparable_conditions_read_as_changed(before: tuple[Condition, ...], 
         )
 
         assert [(c.change, c.before, c.after) for c in result.conditions] == [
-            ("changed", tuple(sorted(first)), tuple(sorted(second)))
+            ("changed", (way(*first),), (way(*second),))
         ]
 
 
@@ -350,8 +353,30 @@ def test_a_conditional_deny_added_narrows_and_removed_widens() -> None:
     narrowed = diff_reviews(plain, denied, baseline_source="b").conditions
     widened = diff_reviews(denied, plain, baseline_source="b").conditions
 
-    assert [(c.change, c.before, c.after) for c in narrowed] == [("narrowed", (VIA_RDS,), (VIA_RDS,))]
-    assert [c.change for c in widened] == ["widened"]
+    assert [(c.change, c.before, c.after) for c in narrowed] == [
+        ("narrowed", (way(VIA_RDS),), (way(VIA_RDS, unless=(DENY,)),))
+    ]
+    assert [(c.change, c.before, c.after) for c in widened] == [
+        ("widened", (way(VIA_RDS, unless=(DENY,)),), (way(VIA_RDS),))
+    ]
+
+
+def test_only_the_unless_changing_reads_as_narrowed_with_ways_differing_only_in_unless() -> None:
+    """A second undecided Deny statement: the same conditions, one more way to be excluded."""
+    other_deny = Source(policy="keys/App/DefaultPolicy", sid="DenyNetwork", via=Via.IAM)
+    before = with_facts(fact(APP, "kms:Decrypt", VIA_RDS, CALLER, unless=(DENY,)))
+    after = with_facts(fact(APP, "kms:Decrypt", VIA_RDS, CALLER, unless=(DENY, other_deny)))
+
+    assert diff_reviews(before, after, baseline_source="b").conditions == (
+        ConditionChange(
+            key=KEY,
+            principal=APP,
+            action="kms:Decrypt",
+            change="narrowed",
+            before=(way(CALLER, VIA_RDS, unless=(DENY,)),),
+            after=(way(CALLER, VIA_RDS, unless=(DENY, other_deny)),),
+        ),
+    )
 
 
 def test_several_ways_are_an_or_each_way_within_some_way_of_the_other() -> None:
@@ -361,11 +386,47 @@ def test_several_ways_are_an_or_each_way_within_some_way_of_the_other() -> None:
     after = with_facts(fact(APP, "kms:Decrypt", VIA_RDS))
 
     assert diff_reviews(before, after, baseline_source="b").conditions == (
-        ConditionChange(key=KEY, principal=APP, action="kms:Decrypt", change="narrowed", before=(), after=(VIA_RDS,)),
+        ConditionChange(
+            key=KEY,
+            principal=APP,
+            action="kms:Decrypt",
+            change="narrowed",
+            before=(way(), way(VIA_RDS)),
+            after=(way(VIA_RDS),),
+        ),
     )
     # A way added that an existing way already covers admits nothing new.
     covered = with_facts(fact(APP, "kms:Decrypt", VIA_RDS), iam, fact(APP, "kms:Decrypt", CALLER))
     assert diff_reviews(before, covered, baseline_source="b").empty
+
+
+def test_one_of_two_ways_narrowing_lists_every_way_of_both_sides() -> None:
+    """Via RDS or EC2 (key policy) or from the own account (IAM); then via RDS only, the IAM way unchanged: the
+    unchanged way is listed on both sides, the ways stay two alternatives, not one set of conditions."""
+    iam = dataclasses.replace(fact(APP, "kms:Decrypt", CALLER), via=Via.IAM)
+    before = with_facts(fact(APP, "kms:Decrypt", VIA_BOTH, sid="Users"), iam)
+    after = with_facts(fact(APP, "kms:Decrypt", VIA_RDS, sid="Users"), iam)
+
+    result = diff_reviews(before, after, baseline_source="b")
+
+    assert result.conditions == (
+        ConditionChange(
+            key=KEY,
+            principal=APP,
+            action="kms:Decrypt",
+            change="narrowed",
+            before=(way(CALLER), way(VIA_BOTH)),
+            after=(way(CALLER), way(VIA_RDS)),
+        ),
+    )
+    assert diff_reviews(after, before, baseline_source="b").conditions == (
+        dataclasses.replace(
+            result.conditions[0],
+            change="widened",
+            before=(way(CALLER), way(VIA_RDS)),
+            after=(way(CALLER), way(VIA_BOTH)),
+        ),
+    )
 
 
 # --- Determinism ----------------------------------------------------------------------------------------------

@@ -169,8 +169,17 @@ def test_diff_rows_highlighted() -> None:
         "CancelKeyDeletion",
     ]
     assert len(lost) == 1
-    narrowed = diff.find("tr", lambda e: "narrowed" in e.classes)
-    assert [td.text() for td in narrowed.find_all("td")][4:] == ["none", "kms:ViaService = rds.eu-west-1.amazonaws.com"]
+    narrowed = diff.find_all("tr", lambda e: "narrowed" in e.classes)
+    assert [[td.text() for td in row.find_all("td")][2:] for row in narrowed] == [
+        ["Decrypt", "AppStack/DataKey1A2B3C4D", "none", "kms:ViaService = rds.eu-west-1.amazonaws.com"],
+        [
+            "GenerateDataKey",
+            "AppStack/DataKey1A2B3C4D",
+            "(aws:SourceIp in 10.0.0.0/8 unless key policy (DenyOutsideOrganization)) or "
+            "(kms:ViaService = rds.eu-west-1.amazonaws.com)",
+            "kms:ViaService = rds.eu-west-1.amazonaws.com",
+        ],
+    ]
     assert len(diff.find_all("tr", lambda e: "widened" in e.classes)) == 1
     assert [td.text() for td in diff.find("tr", lambda e: "setting" in e.classes).find_all("td")] == [
         "AppStack/DataKey1A2B3C4D",

@@ -106,6 +106,12 @@ def _broken(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     change = copy.deepcopy(data)
     change["diff"]["conditions"][0]["change"] = "broadened"
     yield "an unknown condition change", change
+    flat = copy.deepcopy(data)
+    flat["diff"]["conditions"][2]["after"] = flat["diff"]["conditions"][2]["after"][0]["conditions"]
+    yield "a condition change's side as conditions, not ways", flat
+    no_way = copy.deepcopy(data)
+    no_way["diff"]["conditions"][0]["before"] = []
+    yield "a condition change's side without a way", no_way
     no_fact = copy.deepcopy(data)
     del no_fact["diff"]["gained"][0]["fact"]
     yield "a gained fact without its fact", no_fact
@@ -132,6 +138,7 @@ _DEFINITIONS: dict[str, type[Any]] = {
     "key_review": model.KeyReview,
     "unknown": model.Unknown,
     "key_fact": model.KeyFact,
+    "way": model.Way,
     "condition_change": model.ConditionChange,
     "setting_change": model.SettingChange,
     "diff": model.Diff,

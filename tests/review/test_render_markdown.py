@@ -55,7 +55,7 @@ def test_diff_rows() -> None:
     lines = _lines(render(review_with_diff(), "md"))
     assert "## Changes against" not in render(review_without_diff(), "md")
     assert (
-        "keys added: 1 · keys removed: 1 · access gained: 2 · access lost: 1 · conditions narrowed: 1 · "
+        "keys added: 1 · keys removed: 1 · access gained: 2 · access lost: 1 · conditions narrowed: 2 · "
         "conditions widened: 1 · settings changed: 1 · findings new: 1 · findings resolved: 1"
     ) in lines
     assert "**Keys added:** SigningStack/SigningKey9A8B7C6D" in lines
@@ -74,9 +74,12 @@ def test_diff_rows() -> None:
         "AppStack/DataKey1A2B3C4D | none | key policy (KeyAdministrators) |"
     )
     changes = lines.index("### Conditions narrowed, widened or changed")
-    assert lines[changes + 4 : changes + 6] == [
+    assert lines[changes + 4 : changes + 7] == [
         "| narrowed | arn:aws:iam::111111111111:role/DataProcessor (key user) | Decrypt | AppStack/DataKey1A2B3C4D | "
         "none | kms:ViaService = rds.eu-west-1.amazonaws.com |",
+        "| narrowed | arn:aws:iam::111111111111:role/DataProcessor (key user) | GenerateDataKey | "
+        "AppStack/DataKey1A2B3C4D | (aws:SourceIp in 10.0.0.0/8 unless key policy (DenyOutsideOrganization)) or "
+        "(kms:ViaService = rds.eu-west-1.amazonaws.com) | kms:ViaService = rds.eu-west-1.amazonaws.com |",
         "| widened | arn:aws:iam::111111111111:role/DataProcessor (key user) | Decrypt | "
         "AppReplicaStack/DataReplicaE5F6A7B8 | kms:ViaService = rds.eu-central-1.amazonaws.com | kms:ViaService ∈ "
         "{rds.eu-central-1.amazonaws.com, s3.eu-central-1.amazonaws.com} |",

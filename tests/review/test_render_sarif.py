@@ -148,7 +148,7 @@ def test_run_properties_count_the_diff() -> None:
             "keysRemoved": 1,
             "accessGained": 2,
             "accessLost": 1,
-            "conditionsNarrowed": 1,
+            "conditionsNarrowed": 2,
             "conditionsWidened": 1,
             "conditionsChanged": 0,
             "settingsChanged": 1,

@@ -1,12 +1,12 @@
 """Conditions in words: every operator family, quantifiers, IfExists, IgnoreCase, and operators the module does
-not know (kept in the policy's own words, never dropped)."""
+not know (kept in the policy's own words, never dropped); the ways of a condition change."""
 
 from __future__ import annotations
 
 import pytest
 
-from kmsflow.review.model import Condition
-from kmsflow.review.render.words import condition_words, conditions_words
+from kmsflow.review.model import Condition, Source, Via, Way
+from kmsflow.review.render.words import condition_words, conditions_words, ways_words
 
 
 def _c(operator: str, key: str, *values: str) -> Condition:
@@ -133,3 +133,30 @@ def test_conditions_hold_together() -> None:
 def test_no_condition_reads_as_given() -> None:
     assert conditions_words(()) == ""
     assert conditions_words((), none="none") == "none"
+
+
+KEY_POLICY = "AppStack/DataKey KeyPolicy"
+DENY_ORG = Source(policy=KEY_POLICY, sid="DenyOutsideOrg", via=Via.KEY_POLICY)
+DENY_IAM = Source(policy="AppStack/AppRole/DefaultPolicy", sid="DenyNetwork", via=Via.IAM)
+VIA_RDS = _c("StringEquals", "kms:ViaService", "rds.eu-west-1.amazonaws.com")
+
+
+def test_one_way_reads_as_its_conditions_then_its_deny_statements() -> None:
+    assert ways_words((Way(conditions=()),), own_policy=KEY_POLICY, none="none") == "none"
+    assert ways_words((Way(conditions=(VIA_RDS,)),), own_policy=KEY_POLICY) == (
+        "kms:ViaService = rds.eu-west-1.amazonaws.com"
+    )
+    denied = Way(conditions=(), unless=(DENY_IAM, DENY_ORG))
+    assert ways_words((denied,), own_policy=KEY_POLICY, none="none") == (
+        "always unless AppStack/AppRole/DefaultPolicy (DenyNetwork) or key policy (DenyOutsideOrg)"
+    )
+
+
+def test_several_ways_read_each_in_parentheses_joined_by_or() -> None:
+    ways = (Way(conditions=()), Way(conditions=(VIA_RDS,), unless=(DENY_ORG,)))
+    assert ways_words(ways, own_policy=KEY_POLICY, none="none") == (
+        "(none) or (kms:ViaService = rds.eu-west-1.amazonaws.com unless key policy (DenyOutsideOrg))"
+    )
+    assert ways_words(ways, none="none") == (  # a reader who does not know the key: the policy in full
+        "(none) or (kms:ViaService = rds.eu-west-1.amazonaws.com unless AppStack/DataKey KeyPolicy (DenyOutsideOrg))"
+    )

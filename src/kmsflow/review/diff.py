@@ -11,7 +11,8 @@ on both sides, facts are compared as (key, principal, action) triples:
   ``sources``) is not part of a way: moving a permission from one statement to another is no change. When the
   ways differ, the triple is **narrowed** (every request admitted after was admitted before, not the reverse),
   **widened** (the reverse) or **changed** (neither, or not decidable). Ways that differ in text but are shown
-  to admit the same requests are no change.
+  to admit the same requests are no change. A :class:`ConditionChange` lists every way of each side (sorted),
+  not only those that differ: the triple is allowed when any one of them holds.
 
 Whether one set of ways admits a subset of another's requests is decided by :func:`_ways_within`, a sound
 syntactic approximation: when it says "within", it is so; when it cannot tell, the change reads as ``changed``,
@@ -41,7 +42,7 @@ from kmsflow.review.model import (
     KeyInfo,
     Review,
     SettingChange,
-    Source,
+    Way,
 )
 
 #: The key settings compared, in the order a diff lists them (``policy_size`` is left out: it changes with any
@@ -66,15 +67,6 @@ WIDENED = "widened"
 CHANGED = "changed"
 
 Triple = tuple[str, str, str]  # (key id, principal, action)
-
-
-@dataclass(frozen=True)
-class _Way:
-    """One way a triple is allowed: all ``conditions`` hold and none of the ``unless`` Deny statements
-    applies."""
-
-    conditions: frozenset[Condition]
-    unless: frozenset[Source]
 
 
 def diff_reviews(baseline: Review, current: Review, *, baseline_source: str) -> Diff:
@@ -183,6 +175,8 @@ def _text(value: object) -> str:
 
 def _condition_change(triple: Triple, before: list[AccessFact], after: list[AccessFact]) -> ConditionChange | None:
     """How the ways a triple is allowed changed, or None when they admit the same requests."""
+    if len(before) == len(after) == 1 and _same_way(before[0], after[0]):
+        return None  # the common case, decided without building sets
     before_ways, after_ways = _ways(before), _ways(after)
     if before_ways == after_ways:
         return None
@@ -197,32 +191,37 @@ def _condition_change(triple: Triple, before: list[AccessFact], after: list[Acce
         principal=principal,
         action=action,
         change=change,
-        before=_shown(before_ways - after_ways or before_ways),
-        after=_shown(after_ways - before_ways or after_ways),
+        before=tuple(sorted(before_ways)),
+        after=tuple(sorted(after_ways)),
     )
 
 
-def _ways(facts: list[AccessFact]) -> frozenset[_Way]:
-    return frozenset(_Way(frozenset(fact.conditions), frozenset(fact.unless)) for fact in facts)
+def _same_way(before: AccessFact, after: AccessFact) -> bool:
+    return before.conditions == after.conditions and before.unless == after.unless
 
 
-def _shown(ways: frozenset[_Way]) -> tuple[Condition, ...]:
-    """The conditions of the ways that differ, for :class:`ConditionChange` (which holds one list: ways that
-    differ on one side are listed together)."""
-    return tuple(sorted({condition for way in ways for condition in way.conditions}))
+def _ways(facts: list[AccessFact]) -> frozenset[Way]:
+    """The ways of a triple's facts (facts that differ only in their statements are one way)."""
+    return frozenset(_way(fact) for fact in facts)
 
 
-def _ways_within(inner: frozenset[_Way], outer: frozenset[_Way]) -> bool:
+def _way(fact: AccessFact) -> Way:
+    """A fact's way, its conditions and ``unless`` sorted without repeats: ways that list the same ones are
+    equal."""
+    return Way(conditions=tuple(sorted(set(fact.conditions))), unless=tuple(sorted(set(fact.unless))))
+
+
+def _ways_within(inner: frozenset[Way], outer: frozenset[Way]) -> bool:
     """Whether every request some way of ``inner`` admits is admitted by some way of ``outer`` (an OR of ways
     is within another when each of its ways is within one of the other's)."""
     return all(any(_way_within(way, other) for other in outer) for way in inner)
 
 
-def _way_within(inner: _Way, outer: _Way) -> bool:
+def _way_within(inner: Way, outer: Way) -> bool:
     """``inner`` admits a subset of ``outer``'s requests when each of ``outer``'s conditions is implied by one
     of ``inner``'s (extra conditions only narrow; a way without conditions admits every request) and ``inner``
     is excluded by at least the Deny statements that exclude ``outer``."""
-    return outer.unless <= inner.unless and all(
+    return all(deny in inner.unless for deny in outer.unless) and all(
         any(_implies(mine, theirs) for mine in inner.conditions) for theirs in outer.conditions
     )
 

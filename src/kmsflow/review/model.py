@@ -211,16 +211,27 @@ class KeyFact:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, order=True)
+class Way:
+    """One way a (principal, action, key) is allowed: all ``conditions`` hold and none of the ``unless`` Deny
+    statements applies (both sorted). Which statements allow it is not part of a way."""
+
+    conditions: tuple[Condition, ...]
+    unless: tuple[Source, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, order=True)
 class ConditionChange:
-    """The same (principal, action, key) before and after, under other conditions. ``change``: ``narrowed``
-    (the new conditions admit fewer requests), ``widened`` or ``changed`` (neither contains the other)."""
+    """The same (principal, action, key) before and after, allowed in other ways. ``before`` and ``after`` list
+    every way of each side (sorted), the ways that did not change included: the triple is allowed when any one of
+    them holds. ``change``: ``narrowed`` (the new ways admit fewer requests), ``widened`` or ``changed`` (neither
+    contains the other, or not decidable)."""
 
     key: str
     principal: str
     action: str
     change: str
-    before: tuple[Condition, ...]
-    after: tuple[Condition, ...]
+    before: tuple[Way, ...]
+    after: tuple[Way, ...]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, order=True)

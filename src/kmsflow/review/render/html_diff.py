@@ -11,7 +11,7 @@ from kmsflow.review.render.html_findings import FINDING_HEADERS, finding_rows
 from kmsflow.review.render.html_key import NO_CONDITION, principal_html
 from kmsflow.review.render.html_text import Cell, esc, table, text_cell
 from kmsflow.review.render.labels import diff_summary, fact_via, own_policy
-from kmsflow.review.render.words import conditions_words
+from kmsflow.review.render.words import conditions_words, ways_words
 
 
 def diff_section(diff: Diff, titles: Mapping[str, str], labels: Mapping[str, str]) -> str:
@@ -33,8 +33,8 @@ def diff_section(diff: Diff, titles: Mapping[str, str], labels: Mapping[str, str
                     Cell(html=principal_html(change.principal, labels)),
                     text_cell(change.action.removeprefix("kms:")),
                     text_cell(titles.get(change.key, change.key)),
-                    text_cell(conditions_words(change.before, none=NO_CONDITION)),
-                    text_cell(conditions_words(change.after, none=NO_CONDITION)),
+                    text_cell(ways_words(change.before, own_policy=own_policy(change.key, titles), none=NO_CONDITION)),
+                    text_cell(ways_words(change.after, own_policy=own_policy(change.key, titles), none=NO_CONDITION)),
                 ],
             )
             for change in diff.conditions

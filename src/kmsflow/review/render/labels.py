@@ -44,27 +44,29 @@ def own_policy(key_id: str, titles: Mapping[str, str]) -> str:
     return f"{titles[key_id]} KeyPolicy" if key_id in titles else ""
 
 
+def source_name(source: Source, own_policy: str = "") -> str:
+    """A statement where the reader knows the key: one of ``own_policy`` (the key's policy) reads
+    ``key policy (KeyUsers)``, any other as :func:`source_words` names it."""
+    return f"key policy ({source.sid})" if source.policy == own_policy else source_words(source)
+
+
 def via_words(via: Via, sources: tuple[Source, ...], unless: tuple[Source, ...] = (), own_policy: str = "") -> str:
     """How a fact comes about. A statement of ``own_policy`` (the key's policy, where the reader knows the key)
     reads ``key policy (KeyUsers)``, so a fact its key policy allows reads just that; an IAM fact reads
     ``IAM policy: <identity statement>, delegated by key policy (<statement>)``. Then ``unless <Deny> applies``
     for each Deny statement that could not be decided offline."""
-
-    def named(source: Source) -> str:
-        return f"key policy ({source.sid})" if source.policy == own_policy else source_words(source)
-
     if via is Via.IAM:
-        identity = [named(s) for s in sources if s.via is Via.IAM]
-        delegating = [named(s) for s in sources if s.via is not Via.IAM]
+        identity = [source_name(s, own_policy) for s in sources if s.via is Via.IAM]
+        delegating = [source_name(s, own_policy) for s in sources if s.via is not Via.IAM]
         text = f"{via.value}: " + " + ".join(identity)
         if delegating:
             text += ", delegated by " + " + ".join(delegating)
     else:
-        text = " + ".join(named(source) for source in sources)
+        text = " + ".join(source_name(source, own_policy) for source in sources)
         if not all(source.policy == own_policy for source in sources):
             text = f"{via.value}: {text}"
     for deny in unless:
-        text += f", unless {named(deny)} applies"
+        text += f", unless {source_name(deny, own_policy)} applies"
     return text
 
 

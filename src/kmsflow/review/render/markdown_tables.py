@@ -19,7 +19,7 @@ from kmsflow.review.render.labels import (
     via_words,
 )
 from kmsflow.review.render.markdown_text import Table, short_action
-from kmsflow.review.render.words import conditions_words
+from kmsflow.review.render.words import conditions_words, ways_words
 
 NO_CONDITION = "none"
 ANY = "any"
@@ -67,8 +67,8 @@ def condition_changes_table(diff: Diff, titles: Mapping[str, str], labels: Mappi
                 principal_name(change.principal, labels),
                 short_action(change.action),
                 titles.get(change.key, change.key),
-                conditions_words(change.before, none=NO_CONDITION),
-                conditions_words(change.after, none=NO_CONDITION),
+                ways_words(change.before, own_policy=own_policy(change.key, titles), none=NO_CONDITION),
+                ways_words(change.after, own_policy=own_policy(change.key, titles), none=NO_CONDITION),
             )
             for change in diff.conditions
         ),

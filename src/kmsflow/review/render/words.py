@@ -1,5 +1,6 @@
 """Conditions in words, for the Markdown, HTML and SARIF reports: ``StringEquals kms:ViaService
-[rds.eu-west-1.amazonaws.com]`` reads ``kms:ViaService = rds.eu-west-1.amazonaws.com``.
+[rds.eu-west-1.amazonaws.com]`` reads ``kms:ViaService = rds.eu-west-1.amazonaws.com``; the ways of a diff's
+condition change read ``(<conditions> unless <Deny statement>) or (<conditions>)``.
 
 Every condition gets words, whatever its operator: one this module does not know is written as the policy writes
 it (``kms:X SomeNewOperator a, b``), never dropped. Values are written as they are (no quoting), in the order
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kmsflow.review.model import Condition
+from kmsflow.review.model import Condition, Way
+from kmsflow.review.render.labels import source_name
 
 _IF_EXISTS = "IfExists"
 #: Set operators (the request's key holds several values): how each quantifier reads.
@@ -75,6 +77,26 @@ def conditions_words(conditions: Iterable[Condition], *, none: str = "") -> str:
     """All of a fact's conditions (they hold together), joined by "and"; ``none`` when there are none."""
     words = [condition_words(condition) for condition in conditions]
     return " and ".join(words) if words else none
+
+
+def way_words(way: Way, *, own_policy: str = "", none: str = "") -> str:
+    """One way: its conditions (``none`` when there are none, ``always`` before an ``unless``), then
+    ``unless <statement>`` when Deny statements may exclude it (several joined by "or": any one of them
+    excludes it), named as :func:`source_name` names them: ``kms:ViaService = rds.eu-west-1.amazonaws.com
+    unless key policy (DenyOutsideOrg)``."""
+    if not way.unless:
+        return conditions_words(way.conditions, none=none)
+    text = conditions_words(way.conditions, none="always")  # "always unless ...", not "none unless ..."
+    return text + " unless " + " or ".join(source_name(deny, own_policy) for deny in way.unless)
+
+
+def ways_words(ways: Iterable[Way], *, own_policy: str = "", none: str = "") -> str:
+    """A side of a condition change: one way as :func:`way_words` reads it; several (any one of them allows)
+    each in parentheses, joined by "or": ``(kms:CallerAccount = 111111111111) or (kms:ViaService = ...)``."""
+    words = [way_words(way, own_policy=own_policy, none=none) for way in ways]
+    if len(words) == 1:
+        return words[0]
+    return " or ".join(f"({text})" for text in words) if words else none
 
 
 def _phrase(base: str, key: str, values: tuple[str, ...], *, set_valued: bool) -> str | None:
