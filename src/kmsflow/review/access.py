@@ -6,8 +6,9 @@ For each key the candidates are the principals its key policy names (``*`` is :d
 account the key policy names by its root (a delegation to that account's IAM policies), the roles and users of
 that account in the assembly whose identity policies have an Allow statement whose resources reach the key (its
 ARN, resolved through ``Fn::GetAtt``/``Ref``/imports/cross-region references, or a wildcard that matches it).
-Each candidate is asked about every key action (:data:`~kmsflow.review.actions.KEY_ACTIONS`); actions that
-match exactly the same statements get the same answer, so one question per such group is asked.
+Each candidate is asked about every key action that applies to the key
+(:func:`~kmsflow.review.actions.applicable_actions`); actions that match exactly the same statements (of those
+that can concern the candidate) get the same answer, so one question per such group is asked.
 
 A principal the assembly does not define (an account root, a role from elsewhere, a service, ``*``) is
 answered from the key policy alone: what its own IAM policies add or deny is unknown offline, and the
