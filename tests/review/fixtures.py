@@ -231,6 +231,7 @@ def key_info(key_id: str, stack: str, logical_id: str, **settings: object) -> Ke
         "id": key_id,
         "stack": stack,
         "logical_id": logical_id,
+        "template": f"{stack}.template.json",
         "resource_type": "AWS::KMS::Key",
         "account": ACCOUNT,
         "region": "eu-west-1",

@@ -45,6 +45,7 @@ def key_info(key_id: str = KEY, **changes: object) -> KeyInfo:
         id=key_id,
         stack="keys",
         logical_id=key_id.rsplit("-", 1)[-1],
+        template="keys.template.json",
         resource_type="AWS::KMS::Key",
         account="111111111111",
         region="eu-west-1",

@@ -67,9 +67,9 @@ def data_key(review: Review) -> KeyReview:
 
 
 def test_only_the_customer_managed_keys_are_keys_stages_included(plain: Review) -> None:
-    assert [(k.key.stack, k.key.aliases, k.key.rotation) for k in plain.keys] == [
-        ("Prod-keys", (), True),  # sorted by key ARN
-        ("plain-keys", ("alias/plain/data",), False),
+    assert [(k.key.stack, k.key.template, k.key.aliases, k.key.rotation) for k in plain.keys] == [
+        ("Prod-keys", "assembly-Prod/Prodkeys6A109B8B.template.json", (), True),  # sorted by key ARN
+        ("plain-keys", "plain-keys.template.json", ("alias/plain/data",), False),
     ]
 
 
@@ -110,3 +110,13 @@ def test_fail_on_high_exits_1_on_this_app(plain_outdir: Path) -> None:
     result = CliRunner().invoke(cli, ["review", str(plain_outdir), "--format", "json"])
     assert result.exit_code == 1
     assert "finding(s) at or above high" in result.stderr
+
+
+def test_sarif_locates_a_stage_finding_in_its_nested_template(plain: Review) -> None:
+    from dataclasses import replace
+
+    from kmsflow.review.render.sarif import template_uri
+
+    (staged,) = [k.key for k in plain.keys if k.key.stack == "Prod-keys"]
+    assert template_uri(staged, "cdk.out") == "cdk.out/assembly-Prod/Prodkeys6A109B8B.template.json"
+    assert template_uri(replace(staged, template=""), "cdk.out") == "cdk.out/Prod-keys.template.json"

@@ -53,6 +53,9 @@ class StackTemplate:
     region: str
     template: Mapping[str, Any]
     partition: str = ""
+    #: The template's file relative to the assembly directory read (``assembly-Prod/Prodkeys.template.json`` for
+    #: a stage's stack); empty for templates not read from a directory.
+    template_file: str = ""
 
     def __post_init__(self) -> None:
         if not self.partition:
@@ -853,7 +856,7 @@ def _is_kms_key(arn: str) -> bool:
 # --- Reading cdk.out ---------------------------------------------------------------------------------------
 
 
-def _read_assembly(directory: Path) -> list[StackTemplate]:
+def _read_assembly(directory: Path, prefix: str = "") -> list[StackTemplate]:
     """The stacks listed by ``directory/manifest.json``, nested assemblies (CDK stages) included."""
     manifest_path = directory / "manifest.json"
     manifest = _read_json(manifest_path, "manifest")
@@ -866,17 +869,22 @@ def _read_assembly(directory: Path) -> list[StackTemplate]:
         props = artifact.get("properties") if isinstance(artifact, Mapping) else None
         props = props if isinstance(props, Mapping) else {}
         if kind == "aws:cloudformation:stack":
-            stacks.append(_read_stack(directory, manifest_path, artifact_id, artifact, props))
+            stacks.append(_read_stack(directory, manifest_path, artifact_id, artifact, props, prefix))
         elif kind == "cdk:cloud-assembly":
             nested = props.get("directoryName")
             if not isinstance(nested, str):
                 raise AssemblyError(f"{manifest_path}: artifact {artifact_id!r} has no properties.directoryName")
-            stacks.extend(_read_assembly(directory / nested))
+            stacks.extend(_read_assembly(directory / nested, f"{prefix}{nested}/"))
     return stacks
 
 
 def _read_stack(
-    directory: Path, manifest_path: Path, artifact_id: str, artifact: Mapping[str, Any], props: Mapping[str, Any]
+    directory: Path,
+    manifest_path: Path,
+    artifact_id: str,
+    artifact: Mapping[str, Any],
+    props: Mapping[str, Any],
+    prefix: str,
 ) -> StackTemplate:
     template_file = props.get("templateFile")
     if not isinstance(template_file, str):
@@ -888,6 +896,7 @@ def _read_stack(
         account=account,
         region=region,
         template=_read_json(directory / template_file, "template"),
+        template_file=f"{prefix}{template_file}",
     )
 
 

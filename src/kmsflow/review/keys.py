@@ -98,6 +98,7 @@ def _info(
         id=resource.arn,
         stack=resource.stack,
         logical_id=resource.logical_id,
+        template=assembly.stacks[resource.stack].template_file,
         resource_type=resource.type,
         account=stack.account,
         region=stack.region,

@@ -122,6 +122,7 @@ class KeyInfo:
     id: str
     stack: str
     logical_id: str
+    template: str  # the stack's template file, relative to the assembly directory ("" if not read from one)
     resource_type: str  # AWS::KMS::Key or AWS::KMS::ReplicaKey
     account: str
     region: str

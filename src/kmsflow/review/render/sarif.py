@@ -48,8 +48,9 @@ def sarif_log(review: Review) -> dict[str, Any]:
 
 def template_uri(key: KeyInfo, source: str) -> str:
     """The key's template, relative: under the assembly directory as given when that is relative (so a code
-    scanner run from the repository finds ``cdk.out/<stack>.template.json``), else the file name alone."""
-    name = f"{key.stack}.template.json"
+    scanner run from the repository finds ``cdk.out/<stack>.template.json``, or a stage's
+    ``cdk.out/assembly-Prod/...``), else its path inside the assembly alone."""
+    name = key.template or f"{key.stack}.template.json"
     base = posixpath.normpath(source.replace("\\", "/")) if source else "."
     if base == "." or base.startswith(("/", "..")) or ":" in base:
         return name
