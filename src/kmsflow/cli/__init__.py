@@ -1,10 +1,10 @@
-"""The ``kmsflow`` command: ``config check``, ``keys import-material``, ``audit usage``, ``copy``, ``share`` and
-``review``.
+"""The ``kmsflow`` command: ``config check``, ``keys import-material``, ``audit usage``, ``copy``, ``share``,
+``review`` and ``envelope``.
 
 Every command prints errors as one readable message on stderr and exits non-zero, never with a traceback:
 2 for invalid configuration or arguments (as ``cdk synth`` does) or an unreadable cloud assembly, 1 for a failed
 AWS operation (``review``: a finding at or above ``--fail-on``), and 3 when ``audit usage`` had to skip
-unreadable files or malformed records.
+unreadable files or malformed records, or when ``envelope decrypt`` refused a message.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from kmsflow import __version__
 from kmsflow.cli.audit import app as audit_app
 from kmsflow.cli.config import app as config_app
 from kmsflow.cli.copy import app as copy_app
+from kmsflow.cli.envelope import app as envelope_app
 from kmsflow.cli.keys import app as keys_app
 from kmsflow.cli.review import app as review_app
 from kmsflow.cli.share import app as share_app
@@ -51,6 +52,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(copy_app, name="copy")
 app.add_typer(share_app, name="share")
 app.add_typer(review_app)
+app.add_typer(envelope_app, name="envelope")
 
 
 def main() -> None:
