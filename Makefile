@@ -22,7 +22,8 @@ help:
 	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions, then share snapshots"
 	@echo "             with another account and revoke every access, in moto (no AWS)"
 	@echo "make bench   benchmarks (synth time against a plain CDK app; usage report over 1,000,000 records;"
-	@echo "             copy and share transitions against a fixed polling loop; handler client creation)"
+	@echo "             copy and share transitions against a fixed polling loop; handler client creation;"
+	@echo "             kmsflow review of 50/500/5,000 keys; envelope encryption against AES-GCM and the AWS SDK)"
 
 setup: $(VENV)/.installed node_modules/.installed
 
