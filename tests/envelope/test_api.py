@@ -28,6 +28,7 @@ from kmsflow.envelope import (
     KeyNotAllowedError,
     RetryPolicy,
 )
+from tests.envelope.refusals import configuration_error
 from tests.envelope.test_interop import CONTEXT, REGION, World, moto_world, pattern
 from tests.support.moto_kms_rsa import KmsRsaModel
 
@@ -139,10 +140,13 @@ def test_key_ids_and_discovery_filters(world: World) -> None:
         envelope.decrypt(message, discovery_accounts=["111122223333"])
     with pytest.raises(KeyNotAllowedError):
         envelope.decrypt(message, discovery_accounts=["123456789012"], partition="aws-cn")
-    with pytest.raises(EnvelopeError, match="exactly one"):
-        envelope.decrypt(message, key_ids=[second], discovery_accounts=["123456789012"])
-    with pytest.raises(EnvelopeError, match="needs key ARNs"):
-        envelope.decrypt(message, key_ids=["alias/orders"])
+    assert configuration_error(
+        lambda: envelope.decrypt(message, key_ids=[second], discovery_accounts=["123456789012"])
+    ).startswith(f"both key_ids [{second!r}] and discovery_accounts ['123456789012'] were given; pass key_ids")
+    assert configuration_error(lambda: envelope.decrypt(message, key_ids=["alias/orders"])).startswith(
+        "a strict decryption keyring needs key ARNs (arn:<partition>:kms:<region>:<account>:key/<key id>); got "
+        "'alias/orders', an alias name. "
+    )
 
 
 def test_an_alias_encrypts_and_decrypts_resolving_its_key_once(world: World) -> None:
@@ -158,10 +162,13 @@ def test_an_alias_encrypts_and_decrypts_resolving_its_key_once(world: World) -> 
 def test_an_envelope_without_a_key_only_decrypts_with_an_explicit_filter(world: World) -> None:
     message = Envelope(world.key_arn).encrypt(b"z")
     reader = Envelope(None, region=REGION)
-    with pytest.raises(EnvelopeError, match="no key_id"):
-        reader.encrypt(b"z")
-    with pytest.raises(EnvelopeError, match="no key_id"):
-        reader.decrypt(message)
+    no_key = (
+        "this Envelope was made with key_id=None, so it has no key to encrypt under or to decrypt with by default: "
+        "make it with a key_id, or decrypt with key_ids=[...] or discovery_accounts=[...]"
+    )
+    assert configuration_error(lambda: reader.encrypt(b"z")) == no_key
+    assert configuration_error(lambda: reader.decrypt(message)) == no_key
+    assert configuration_error(lambda: reader.encrypt_direct(b"z")) == no_key
     assert reader.decrypt(message, key_ids=[world.key_arn]) == b"z"
 
 
@@ -303,4 +310,4 @@ def test_the_package_exports_resolve_and_import_neither_aws_cdk_nor_the_sdk() ->
         "print(len(e.__all__), loaded)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout == "34 []\n"
+    assert result.stdout == "35 []\n"

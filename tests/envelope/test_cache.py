@@ -18,11 +18,12 @@ from kmsflow.envelope import message, stream
 from kmsflow.envelope.cache import CachedDataKey, CachingKeyring, DataKeyCache
 from kmsflow.envelope.exceptions import KeyNotAllowedError, KmsError
 from kmsflow.envelope.header import read_header
-from kmsflow.envelope.keyrings import KmsKeyring, SelfWipingKey
-from kmsflow.envelope.materials import DataKey, EncryptedDataKey
+from kmsflow.envelope.kms_keyring import KmsKeyring
+from kmsflow.envelope.materials import DataKey, EncryptedDataKey, SelfWipingKey
 from kmsflow.envelope.retry import RetryPolicy, RetryStats
 from kmsflow.envelope.suites import COMMITTING, COMMITTING_SIGNED, AlgorithmSuite
 from kmsflow.lambdas.aws_clients import session_for
+from tests.envelope.refusals import configuration_error
 
 REGION = "eu-west-1"
 CONTEXT = {"purpose": "cache"}
@@ -340,12 +341,39 @@ def test_leases_are_self_wiping_copies() -> None:
     assert key == bytearray(32)
 
 
+def test_a_lease_wipes_its_own_copy_when_dropped() -> None:
+    setup = make()
+    keyring = setup.keyring
+    copy = keyring.on_encrypt(COMMITTING, CONTEXT).plaintext
+    assert any(copy)
+    copy.__del__()  # what CPython runs when the message drops its lease
+    assert copy == bytearray(32)
+    assert keyring.on_encrypt(COMMITTING, CONTEXT).plaintext == setup.inner.issued[b"1"]  # the entry's is intact
+
+
+def test_decrypt_side_keys_are_the_set_of_edks() -> None:
+    setup = make()
+    keyring = setup.keyring
+    inner = setup.inner
+    keys = inner.on_encrypt(COMMITTING, CONTEXT).encrypted + inner.on_encrypt(COMMITTING, CONTEXT).encrypted
+    first = keyring.on_decrypt(COMMITTING, CONTEXT, keys)
+    assert keyring.on_decrypt(COMMITTING, CONTEXT, tuple(reversed(keys))) == first  # any order: one entry
+    assert keyring.on_decrypt(COMMITTING, CONTEXT, list(keys)) == first
+    assert inner.decrypts == 1
+    keyring.on_decrypt(COMMITTING, CONTEXT, keys[:1])  # one of them alone: another entry
+    keyring.on_decrypt(COMMITTING, CONTEXT, keys[1:])
+    assert inner.decrypts == 3
+    assert keyring.on_decrypt(COMMITTING, CONTEXT, keys[1:]) == bytearray(inner.issued[b"2"])
+    assert inner.decrypts == 3
+
+
 def test_bounds_are_validated() -> None:
-    for bad in ((0, 1, 1), (1, 0, 1), (1, 1, 0)):
-        with pytest.raises(ValueError, match="bounds must be positive"):
-            DataKeyCache(*bad)
-    with pytest.raises(ValueError, match="capacity >= 1"):
-        DataKeyCache(1, 1, 1, capacity=0)
+    for bad in ((0, 1, 1, 1), (1, 0, 1, 1), (1, 1, 0, 1), (1, 1, 1, 0), (-0.5, 1, 1, 1)):
+        assert configuration_error(lambda: DataKeyCache(*bad)) == (  # noqa: B023 -- called at once
+            "DataKeyCache bounds must be positive: max_age > 0 s, max_messages >= 1, max_bytes >= 1, capacity >= 1; "
+            f"got max_age={bad[0]!r}, max_messages={bad[1]!r}, max_bytes={bad[2]!r}, capacity={bad[3]!r}: raise the "
+            "ones that are not"
+        )
 
 
 # ------------------------------------------------------------------------------------------ concurrency

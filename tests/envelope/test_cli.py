@@ -136,6 +136,23 @@ def test_unreadable_inputs_and_outputs_exit_2(world: World, plain: Path, tmp_pat
     assert not (tmp_path / "o").exists()
 
 
+def test_a_configuration_mistake_exits_2_even_when_decrypting(
+    world: World, plain: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encrypted = encrypt_file(world, plain)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    result = run("decrypt", "--discovery-account", "123456789012", str(encrypted), str(tmp_path / "o"))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "kmsflow: no AWS region: neither a region nor a session with one was given, and boto3 resolves none "
+        "(AWS_REGION, AWS_DEFAULT_REGION, the profile's region are unset): pass region=..., a session with a region, "
+        "or set AWS_REGION\n"
+    )
+    assert not (tmp_path / "o").exists()
+
+
 def test_aws_failures_exit_1(world: World, plain: Path, tmp_path: Path) -> None:
     missing_key = world.key_arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
     result = run("encrypt", "--key-id", missing_key, str(plain), str(tmp_path / "o"))

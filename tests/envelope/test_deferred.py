@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
 from kmsflow.envelope import message
+from kmsflow.envelope.decrypt_keyring import KmsDecryptKeyring
 from kmsflow.envelope.deferred import MAX_KEYS, DeferredDataKey, generate_data_keys
 from kmsflow.envelope.exceptions import ContextError, EnvelopeError, KeyNotAllowedError
 from kmsflow.envelope.header import read_header
-from kmsflow.envelope.keyrings import KmsDecryptKeyring, KmsKeyring
+from kmsflow.envelope.kms_keyring import KmsKeyring
 from kmsflow.envelope.materials import EncryptedDataKey
 from kmsflow.envelope.retry import RetryStats
 from kmsflow.envelope.suites import COMMITTING, COMMITTING_SIGNED
 from kmsflow.lambdas.aws_clients import session_for
+from tests.envelope.refusals import configuration_error
 
 REGION = "eu-west-1"
 CONTEXT = {"purpose": "later"}
@@ -72,8 +75,10 @@ def test_the_context_is_bound_before_any_call(kms: Kms) -> None:
     kms.sent.clear()
     with pytest.raises(ContextError, match="bound to the encryption context it was made with"):
         message.encrypt(b"x", key, context={"purpose": "other"})
-    with pytest.raises(EnvelopeError, match="cannot serve the signed suite"):
-        message.encrypt(b"x", key, context=CONTEXT, suite=COMMITTING_SIGNED)
+    assert configuration_error(lambda: message.encrypt(b"x", key, context=CONTEXT, suite=COMMITTING_SIGNED)) == (
+        f"a deferred data key cannot serve the signed suite {COMMITTING_SIGNED.name}: the message's context will hold "
+        "its own signing key, unknown when the data key was made; use an unsigned suite"
+    )
     assert kms.sent == []
     assert not key.used
     message.encrypt(b"x", key, context=CONTEXT)  # still usable with the right context
@@ -100,7 +105,15 @@ def test_alias_key_ids_and_limits(kms: Kms) -> None:
     assert key.key_arn == kms.key
     assert key.context == {}
     for bad in (0, MAX_KEYS + 1):
-        with pytest.raises(EnvelopeError, match="between 1 and 10,000"):
-            generate_data_keys(bad, kms.key, client=kms.client)
-    with pytest.raises(EnvelopeError, match="aws-kms encrypted data key naming its key ARN"):
-        DeferredDataKey(EncryptedDataKey(b"aws-kms-rsa", kms.key.encode(), b"x"), {})
+        assert configuration_error(partial(generate_data_keys, bad, kms.key, client=kms.client)) == (
+            f"generate between 1 and 10,000 data keys at a time, not {bad}: ask for more in several calls"
+        )
+    assert configuration_error(lambda: generate_data_keys(1, "arn:aws:kms:eu-west-1", client=kms.client)).startswith(
+        "not a KMS key identifier: 'arn:aws:kms:eu-west-1', not a valid KMS ARN (4 ':'-separated parts instead of 6); "
+    )
+    rsa_key = EncryptedDataKey(b"aws-kms-rsa", kms.key.encode(), b"x")
+    assert configuration_error(lambda: DeferredDataKey(rsa_key, {})) == (
+        "a deferred data key is an aws-kms encrypted data key naming its key ARN (arn:<partition>:kms:<region>:"
+        f"<account>:key/<key id>); got provider id b'aws-kms-rsa', provider info {kms.key.encode()!r}: pass the "
+        ".encrypted of a key from generate_data_keys()"
+    )

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
+from kmsflow.envelope.arns import IDENTIFIER_FORMS
 from kmsflow.envelope.direct import DIRECT_LIMIT, direct_decrypt, direct_encrypt
-from kmsflow.envelope.exceptions import AuthenticationError, DirectModeError, EnvelopeError, KmsError
+from kmsflow.envelope.exceptions import AuthenticationError, ContextError, DirectModeError, EnvelopeError, KmsError
 from kmsflow.envelope.retry import RetryStats
 from kmsflow.lambdas.aws_clients import session_for
+from tests.envelope.refusals import configuration_error
 
 REGION = "eu-west-1"
 CONTEXT = {"purpose": "direct"}
@@ -110,8 +113,15 @@ def test_alias_and_region_from_the_arn(kms: Kms) -> None:
 
 
 def test_bad_context_and_key_id(kms: Kms) -> None:
-    with pytest.raises(EnvelopeError, match="strings to strings"):
+    with pytest.raises(ContextError) as caught:  # as the envelope's encrypt refuses it
         direct_encrypt(b"x", kms.key, context={"a": 1}, client=kms.client)  # type: ignore[dict-item]
-    with pytest.raises(EnvelopeError, match="not a KMS key identifier"):
-        direct_encrypt(b"x", "arn:aws:kms:eu-west-1:123456789012:key/", client=kms.client)
+    assert str(caught.value) == (
+        "an encryption context maps strings to strings; got str -> int for key 'a': pass str keys and values"
+    )
+    bad = "arn:aws:kms:eu-west-1:123456789012:key/"
+    for call in (direct_encrypt, direct_decrypt):
+        assert configuration_error(partial(call, b"x", bad, client=kms.client)) == (
+            f"not a KMS key identifier: {bad!r}, not a valid KMS ARN (no id after key/); a KMS key is named by "
+            f"{IDENTIFIER_FORMS}: pass one of those"
+        )
     assert kms.sent == []

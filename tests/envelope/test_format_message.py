@@ -14,6 +14,7 @@ from kmsflow.envelope.materials import DataKey, EncryptedDataKey
 from kmsflow.envelope.message import DEFAULT_FRAME_LENGTH, decrypt, encrypt, read_header
 from kmsflow.envelope.suites import COMMITTING, COMMITTING_SIGNED, AlgorithmSuite
 from tests.envelope.raw_aes_keyring import FIXED_KEY, FixedKeyring, RawAesKeyring
+from tests.envelope.refusals import configuration_error
 
 SUITES = [pytest.param(COMMITTING, id="committing"), pytest.param(COMMITTING_SIGNED, id="signed")]
 FRAME = 4096
@@ -131,8 +132,9 @@ def test_signed_suite_context_carries_the_key_but_callers_do_not_need_it(fixed_k
 
 @pytest.mark.parametrize("frame_length", [0, -1, MAX_FRAME_LENGTH + 1, 2**32])
 def test_frame_length_bounds(frame_length: int, fixed_keyring: FixedKeyring) -> None:
-    with pytest.raises(EnvelopeError, match="frame length must be an integer from 1 to 2147483647"):
-        encrypt(b"x", fixed_keyring, frame_length=frame_length)
+    assert configuration_error(lambda: encrypt(b"x", fixed_keyring, frame_length=frame_length)) == (
+        f"frame length must be an integer from 1 to 2147483647; got {frame_length!r}: pass a frame_length in that range"
+    )
 
 
 def test_frame_length_one(fixed_keyring: FixedKeyring) -> None:
@@ -140,8 +142,11 @@ def test_frame_length_one(fixed_keyring: FixedKeyring) -> None:
 
 
 def test_unknown_suite_object_refused(fixed_keyring: FixedKeyring) -> None:
-    with pytest.raises(EnvelopeError, match="unsupported algorithm suite"):
-        encrypt(b"x", fixed_keyring, suite=AlgorithmSuite(0x0178, "AES_256_GCM_IV12_TAG16_HKDF_SHA256", False))
+    old = AlgorithmSuite(0x0178, "AES_256_GCM_IV12_TAG16_HKDF_SHA256", False)
+    assert configuration_error(lambda: encrypt(b"x", fixed_keyring, suite=old)) == (
+        f"unsupported algorithm suite {old!r}; kmsflow writes AES_256_GCM_HKDF_SHA512_COMMIT_KEY and "
+        "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384: pass suite=COMMITTING or suite=COMMITTING_SIGNED"
+    )
 
 
 class BadKeyring(FixedKeyring):

@@ -6,25 +6,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from kmsflow.envelope.exceptions import EnvelopeError, KeyNotAllowedError, KmsError
-from kmsflow.envelope.keyrings import (
-    KMS_PROVIDER_ID,
-    KmsArn,
-    KmsDecryptKeyring,
-    KmsKeyring,
-    parse_arn,
-    parse_key_arn,
-)
-from kmsflow.envelope.materials import EncryptedDataKey
+from kmsflow.envelope.arns import KmsArn, parse_arn, parse_key_arn
+from kmsflow.envelope.decrypt_keyring import KmsDecryptKeyring
+from kmsflow.envelope.exceptions import ConfigurationError, KeyNotAllowedError, KmsError
+from kmsflow.envelope.kms_keyring import KmsKeyring
+from kmsflow.envelope.materials import KMS_PROVIDER_ID, EncryptedDataKey
 from kmsflow.envelope.retry import RetryPolicy, RetryStats
 from kmsflow.envelope.suites import COMMITTING, COMMITTING_SIGNED
 from kmsflow.lambdas.aws_clients import session_for
+from tests.envelope.refusals import configuration_error
 
 REGION = "eu-west-1"
 OTHER_REGION = "us-east-1"
@@ -161,7 +158,7 @@ def test_wrong_context_is_refused_by_kms(world: World) -> None:
 
 def test_invalid_identifiers_are_refused() -> None:
     for bad in ["", "arn:aws:kms:eu-west-1:123456789012:key/"]:
-        with pytest.raises(EnvelopeError, match="not a KMS key identifier"):
+        with pytest.raises(ConfigurationError, match=f"^not a KMS key identifier: {bad!r}, "):
             KmsKeyring(bad)
 
 
@@ -206,24 +203,52 @@ def test_strict_keyring_collects_errors_and_tries_the_next_edk(world: World) -> 
         keyring.on_decrypt(COMMITTING, CONTEXT, (broken,))
 
 
+EITHER = (
+    "key_ids (the allowed key ARNs) or discovery_accounts (with partition: every key of those accounts), exactly "
+    "one: decrypting under any key is not offered"
+)
+
+
 def test_strict_keyring_needs_key_arns_and_exactly_one_filter(world: World) -> None:
-    for bad in (["alias/envelope"], ["1234abcd-12ab-34cd-56ef-1234567890ab"], [world.key.replace(":key/", ":alias/")]):
-        with pytest.raises(EnvelopeError, match="a strict decryption keyring needs key ARNs"):
-            KmsDecryptKeyring(bad)
-    with pytest.raises(EnvelopeError, match="exactly one: decrypting under any key is not offered"):
-        KmsDecryptKeyring()
-    with pytest.raises(EnvelopeError, match="exactly one"):
-        KmsDecryptKeyring([world.key], discovery_accounts=[ACCOUNT])
-    with pytest.raises(EnvelopeError, match="key_ids is empty"):
-        KmsDecryptKeyring([])
-    with pytest.raises(EnvelopeError, match="12-digit"):
-        KmsDecryptKeyring(discovery_accounts=["12345"])
-    with pytest.raises(EnvelopeError, match="12-digit"):
-        KmsDecryptKeyring(discovery_accounts=[])
-    with pytest.raises(EnvelopeError, match="not one string"):
-        KmsDecryptKeyring(world.key)
-    with pytest.raises(EnvelopeError, match="does not encrypt"):
-        KmsDecryptKeyring([world.key]).on_encrypt(COMMITTING, {})
+    alias_arn = world.key.replace(":key/", ":alias/")
+    for bad, kind in (("alias/envelope", "an alias name"), ("1234abcd", "a key id"), (alias_arn, "an alias ARN")):
+        assert configuration_error(partial(KmsDecryptKeyring, [world.key, bad])) == (
+            "a strict decryption keyring needs key ARNs (arn:<partition>:kms:<region>:<account>:key/<key id>); got "
+            f"{bad!r}, {kind}. Encrypted data keys name their key by ARN, so only a key ARN can be matched without "
+            "asking KMS: pass the key's ARN (aws kms describe-key --key-id <key id or alias> prints it as "
+            "KeyMetadata.Arn)"
+        )
+    assert (
+        configuration_error(lambda: KmsDecryptKeyring())
+        == f"neither key_ids nor discovery_accounts was given; pass {EITHER}"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring([world.key], discovery_accounts=[ACCOUNT])) == (
+        f"both key_ids [{world.key!r}] and discovery_accounts ['{ACCOUNT}'] were given; pass {EITHER}"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring([])) == (
+        f"key_ids is empty, so no key could decrypt anything; pass a non-empty {EITHER}"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring(discovery_accounts=[])) == (
+        f"discovery_accounts is empty, so no key could decrypt anything; pass a non-empty {EITHER}"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring(discovery_accounts=["12345", ACCOUNT])) == (
+        f"discovery_accounts must be 12-digit AWS account ids; got ['12345'] among ['12345', '{ACCOUNT}']: pass the "
+        "ids of the accounts whose keys may decrypt"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring(discovery_accounts=[ACCOUNT], partition="")) == (
+        "a discovery filter needs a partition; got '': pass partition='aws' (or 'aws-cn', 'aws-us-gov', ...: the "
+        "partition of the accounts' keys)"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring(world.key)) == (
+        f"key_ids is one string, {world.key!r}; it takes a sequence of strings: pass key_ids=[{world.key!r}]"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring(discovery_accounts=ACCOUNT)) == (
+        f"discovery_accounts is one string, '{ACCOUNT}'; it takes a sequence of strings: pass "
+        f"discovery_accounts=['{ACCOUNT}']"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring([world.key]).on_encrypt(COMMITTING, {})) == (
+        "KmsDecryptKeyring was asked to encrypt; it only decrypts: encrypt with KmsKeyring or KmsRsaKeyring"
+    )
 
 
 def test_strict_keyring_across_two_regions(world: World) -> None:
@@ -363,7 +388,7 @@ class Throttled:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Decrypt")
 
 
-def test_throttled_out_decrypt_is_a_kms_error_not_a_refusal(world: World) -> None:
+def test_throttled_out_decrypt_is_a_kms_error_not_a_configuration_error(world: World) -> None:
     data_key = KmsKeyring(world.key, client=world.client()).on_encrypt(COMMITTING, CONTEXT)
     throttled = Throttled(world.client())
     retry = RetryPolicy(max_attempts=3, sleep=lambda _: None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aws_encryption_sdk  # type: ignore[import-untyped]
@@ -22,19 +23,15 @@ from moto import mock_aws
 from moto.kms.models import kms_backends
 
 from kmsflow.envelope import message
-from kmsflow.envelope.exceptions import AuthenticationError, EnvelopeError, KeyNotAllowedError
+from kmsflow.envelope.decrypt_keyring import KmsDecryptKeyring
+from kmsflow.envelope.exceptions import AuthenticationError, ConfigurationError, EnvelopeError, KeyNotAllowedError
 from kmsflow.envelope.header import read_header
-from kmsflow.envelope.keyrings import (
-    KMS_RSA_PROVIDER_ID,
-    KmsDecryptKeyring,
-    KmsRsaKeyring,
-    context_digest,
-    load_rsa_public_key,
-)
-from kmsflow.envelope.materials import EncryptedDataKey
+from kmsflow.envelope.materials import KMS_RSA_PROVIDER_ID, EncryptedDataKey
 from kmsflow.envelope.retry import RetryStats
+from kmsflow.envelope.rsa_keyring import KmsRsaKeyring, context_digest, load_rsa_public_key
 from kmsflow.envelope.suites import COMMITTING, COMMITTING_SIGNED
 from kmsflow.lambdas.aws_clients import session_for
+from tests.envelope.refusals import configuration_error
 from tests.support.moto_kms_rsa import KmsRsaModel
 
 REGION = "eu-west-1"
@@ -151,11 +148,17 @@ def test_sha1_padding_when_configured(world: RsaWorld) -> None:
 
 def test_signed_suites_are_refused_both_ways(world: RsaWorld) -> None:
     keyring = KmsRsaKeyring(world.key, public_key_pem=world.pem, client=world.client())
-    with pytest.raises(EnvelopeError, match="cannot be used with the signed suite"):
+    refused = (
+        f"the KMS RSA keyring cannot be used with the signed suite {COMMITTING_SIGNED.name}: anyone with the public "
+        "key could make a message under another context (the AWS Encryption SDK refuses it too); use an unsigned suite"
+    )
+    with pytest.raises(ConfigurationError) as chosen:  # encrypting: the caller chose the suite
         keyring.on_encrypt(COMMITTING_SIGNED, CONTEXT)
+    assert str(chosen.value) == refused
     data_key = keyring.on_encrypt(COMMITTING, CONTEXT)
-    with pytest.raises(EnvelopeError, match="signed suite"):
+    with pytest.raises(EnvelopeError) as made:  # decrypting: the message did
         keyring.on_decrypt(COMMITTING_SIGNED, CONTEXT, data_key.encrypted)
+    assert (type(made.value), str(made.value)) == (EnvelopeError, refused)
     with pytest.raises(KeyNotAllowedError, match="signed suite"):
         KmsDecryptKeyring([world.key], client=world.client()).on_decrypt(COMMITTING_SIGNED, CONTEXT, data_key.encrypted)
     assert world.sent == []
@@ -163,29 +166,49 @@ def test_signed_suites_are_refused_both_ways(world: RsaWorld) -> None:
 
 def test_a_sign_verify_key_is_refused_at_get_public_key(world: RsaWorld) -> None:
     signing = world.kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
-    with pytest.raises(EnvelopeError, match="is not an RSA key for RSAES_OAEP_SHA_256 encryption"):
+    with pytest.raises(ConfigurationError) as caught:
         KmsRsaKeyring(signing, client=world.client()).on_encrypt(COMMITTING, CONTEXT)
+    assert str(caught.value) == (
+        f"{signing} is not an RSA key for RSAES_OAEP_SHA_256 encryption: KMS reports KeyUsage SIGN_VERIFY, "
+        "encryption algorithms none; the KMS RSA keyring needs KeyUsage ENCRYPT_DECRYPT with RSAES_OAEP_SHA_256: use "
+        "such a key, or pass an algorithm it offers"
+    )
 
 
 def test_configuration_errors() -> None:
-    with pytest.raises(EnvelopeError, match="the KMS RSA keyring needs key ARNs"):
-        KmsRsaKeyring("alias/rsa")
-    with pytest.raises(EnvelopeError, match="the KMS RSA keyring needs key ARNs"):
-        KmsRsaKeyring(f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/rsa")
+    for alias, kind in (("alias/rsa", "an alias name"), (f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/rsa", "an alias ARN")):
+        assert configuration_error(partial(KmsRsaKeyring, alias)).startswith(
+            f"the KMS RSA keyring needs key ARNs (arn:<partition>:kms:<region>:<account>:key/<key id>); got "
+            f"{alias!r}, {kind}. "
+        )
     arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    with pytest.raises(EnvelopeError, match="unknown RSA encryption algorithm"):
-        KmsRsaKeyring(arn, algorithm="RSAES_PKCS1")  # type: ignore[arg-type]
+    assert configuration_error(lambda: KmsRsaKeyring(arn, algorithm="RSAES_PKCS1")) == (  # type: ignore[arg-type]
+        "unknown RSA encryption algorithm 'RSAES_PKCS1'; the KMS RSA keyring takes 'RSAES_OAEP_SHA_256' or "
+        "'RSAES_OAEP_SHA_1': pass one of those as algorithm"
+    )
+    assert configuration_error(lambda: KmsDecryptKeyring([arn], rsa_algorithm="SHA_256")).endswith(  # type: ignore[arg-type]
+        "pass one of those as rsa_algorithm"
+    )
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
     small_pem = small.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    with pytest.raises(EnvelopeError, match="has 1024 bits; the KMS RSA keyring needs at least 2048"):
-        KmsRsaKeyring(arn, public_key_pem=small_pem)
+    assert configuration_error(lambda: KmsRsaKeyring(arn, public_key_pem=small_pem)) == (
+        "the RSA public key has 1024 bits; the KMS RSA keyring needs at least 2048: use a KMS key of spec RSA_2048 "
+        "or larger"
+    )
     ecc = ec.generate_private_key(ec.SECP256R1()).public_key()
-    with pytest.raises(EnvelopeError, match=r"the public key is .*, not RSA"):
-        load_rsa_public_key(
-            ecc.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        )
-    with pytest.raises(EnvelopeError, match="not a PEM or DER public key"):
-        load_rsa_public_key(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    der = ecc.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert configuration_error(lambda: load_rsa_public_key(der)) == (
+        f"the public key is {type(ecc).__name__}, not RSA; the KMS RSA keyring needs the public key of an RSA "
+        "ENCRYPT_DECRYPT key: pass that key's public key"
+    )
+    message = configuration_error(
+        lambda: load_rsa_public_key(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    )
+    assert message.startswith("not a PEM or DER public key: ")
+    assert message.endswith(
+        "; the KMS RSA keyring needs the key's SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----, or the DER bytes "
+        "GetPublicKey returns): pass that as public_key_pem"
+    )
 
 
 def test_encryption_matches_a_plain_oaep_reading(world: RsaWorld) -> None:

@@ -14,10 +14,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from moto import mock_aws
 
 from kmsflow.envelope.exceptions import KmsError
-from kmsflow.envelope.keyrings import KmsKeyring
 from kmsflow.envelope.kms_client import CLIENT_CONFIG, kms_client
+from kmsflow.envelope.kms_keyring import KmsKeyring
 from kmsflow.envelope.retry import KmsCallError, RetryPolicy, RetryStats, call_with_retries, classify
 from kmsflow.envelope.suites import COMMITTING
+from tests.envelope.refusals import configuration_error
 from tests.support.sfn_harness import Faults
 from tests.support.virtual_clock import VirtualClock
 
@@ -198,10 +199,14 @@ def test_classify() -> None:
 
 
 def test_policy_validation() -> None:
-    with pytest.raises(ValueError, match="max_attempts"):
-        RetryPolicy(max_attempts=0)
-    with pytest.raises(ValueError, match="negative"):
-        RetryPolicy(deadline=-1)
+    assert configuration_error(lambda: RetryPolicy(max_attempts=0)) == (
+        "RetryPolicy max_attempts must be at least 1 (the first attempt counts), not 0: pass max_attempts=1 for no "
+        "retries"
+    )
+    assert configuration_error(lambda: RetryPolicy(deadline=-1, base_delay=-0.5)) == (
+        "RetryPolicy base_delay, max_delay and deadline must not be negative; got {'base_delay': -0.5, "
+        "'deadline': -1}: pass 0 or more seconds"
+    )
 
 
 def test_stats_are_thread_safe() -> None:

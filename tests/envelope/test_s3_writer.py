@@ -7,13 +7,14 @@ from __future__ import annotations
 import io
 import tracemalloc
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from kmsflow.envelope.exceptions import EnvelopeError, MessageFormatError
+from kmsflow.envelope.exceptions import MessageFormatError
 from kmsflow.envelope.s3 import (
     FORMAT,
     FORMAT_KEY,
@@ -25,6 +26,7 @@ from kmsflow.envelope.s3 import (
     parse_s3_url,
     put_object,
 )
+from tests.envelope.refusals import configuration_error
 
 BUCKET = "kmsflow-writer-tests"
 
@@ -84,8 +86,9 @@ def test_an_error_in_the_block_aborts_the_upload_and_leaves_no_object(s3: Any) -
 
 
 def test_a_part_size_below_s3s_minimum_is_refused(s3: Any) -> None:
-    with pytest.raises(EnvelopeError, match="below S3's minimum of 5242880"):
-        S3Writer(s3, BUCKET, "k", part_size=MIN_PART_SIZE - 1)
+    assert configuration_error(lambda: S3Writer(s3, BUCKET, "k", part_size=MIN_PART_SIZE - 1)) == (
+        "S3 part size 5242879 is below S3's minimum of 5242880 bytes: pass a part_size of at least 5242880"
+    )
 
 
 class RecordingS3:
@@ -166,5 +169,6 @@ def test_open_object_refuses_another_format_and_accepts_no_metadata(s3: Any) -> 
 def test_parse_s3_url() -> None:
     assert parse_s3_url("s3://b/a/b/c") == ("b", "a/b/c")
     for bad in ("s3://b", "s3://b/", "s3:///k", "b/k"):
-        with pytest.raises(EnvelopeError, match="expected s3://bucket/key"):
-            parse_s3_url(bad)
+        assert configuration_error(partial(parse_s3_url, bad)) == (
+            f"{bad!r} is not an S3 object URL: expected s3://bucket/key, a bucket and a key"
+        )

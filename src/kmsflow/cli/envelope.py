@@ -168,7 +168,7 @@ def parse_context(pairs: list[str]) -> dict[str, str]:
 def check_filter(keys: list[str], accounts: list[str]) -> None:
     """Exit 2 unless every --key-id is a key ARN (encrypted data keys name their key by ARN) and every
     --discovery-account a 12-digit account id."""
-    from kmsflow.envelope.keyrings import parse_key_arn
+    from kmsflow.envelope.arns import parse_key_arn
 
     for key in keys:
         if parse_key_arn(key) is None:
@@ -256,7 +256,7 @@ def _run(operation: Callable[[], None], *, refused: int) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kmsflow.cli.copy import aws_failure
-    from kmsflow.envelope.exceptions import ContextError, DirectModeError, EnvelopeError, KmsError
+    from kmsflow.envelope.exceptions import ConfigurationError, ContextError, DirectModeError, EnvelopeError, KmsError
 
     try:
         operation()
@@ -264,7 +264,7 @@ def _run(operation: Callable[[], None], *, refused: int) -> None:
         _die(err.code, str(err))
     except KmsError as err:
         _die(EXIT_AWS, str(err))
-    except DirectModeError as err:
+    except (ConfigurationError, DirectModeError) as err:
         _die(EXIT_ARGS, str(err))
     except ContextError as err:
         _die(refused, str(err))

@@ -28,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kmsflow.envelope.api import Envelope, EnvelopeStats
     from kmsflow.envelope.cache import CachingKeyring, DataKeyCache
+    from kmsflow.envelope.decrypt_keyring import KmsDecryptKeyring
     from kmsflow.envelope.deferred import DeferredDataKey, generate_data_keys
     from kmsflow.envelope.direct import direct_decrypt, direct_encrypt
     from kmsflow.envelope.exceptions import (
         AuthenticationError,
+        ConfigurationError,
         ContextError,
         DirectModeError,
         EnvelopeError,
@@ -39,10 +41,11 @@ if TYPE_CHECKING:
         KmsError,
         MessageFormatError,
     )
-    from kmsflow.envelope.keyrings import KmsDecryptKeyring, KmsKeyring, KmsRsaKeyring
+    from kmsflow.envelope.kms_keyring import KmsKeyring
     from kmsflow.envelope.materials import DataKey, EncryptedDataKey, Keyring
     from kmsflow.envelope.message import DEFAULT_FRAME_LENGTH, Header, decrypt, encrypt, read_header
     from kmsflow.envelope.retry import RetryPolicy, RetryStats
+    from kmsflow.envelope.rsa_keyring import KmsRsaKeyring
     from kmsflow.envelope.s3 import PutResult
     from kmsflow.envelope.stream import decrypt_stream, encrypt_stream
     from kmsflow.envelope.suites import COMMITTING, COMMITTING_SIGNED, AlgorithmSuite
@@ -58,15 +61,16 @@ _WHERE = {
     "direct_decrypt": "direct",
     "direct_encrypt": "direct",
     "AuthenticationError": "exceptions",
+    "ConfigurationError": "exceptions",
     "ContextError": "exceptions",
     "DirectModeError": "exceptions",
     "EnvelopeError": "exceptions",
     "KeyNotAllowedError": "exceptions",
     "KmsError": "exceptions",
     "MessageFormatError": "exceptions",
-    "KmsDecryptKeyring": "keyrings",
-    "KmsKeyring": "keyrings",
-    "KmsRsaKeyring": "keyrings",
+    "KmsDecryptKeyring": "decrypt_keyring",
+    "KmsKeyring": "kms_keyring",
+    "KmsRsaKeyring": "rsa_keyring",
     "DataKey": "materials",
     "EncryptedDataKey": "materials",
     "Keyring": "materials",
@@ -92,6 +96,7 @@ __all__ = [
     "AlgorithmSuite",
     "AuthenticationError",
     "CachingKeyring",
+    "ConfigurationError",
     "ContextError",
     "DataKey",
     "DataKeyCache",

@@ -1,7 +1,7 @@
 """:class:`Envelope`: envelope encryption under one KMS key, as one object with the few calls an application needs.
 
 It wires the format (:mod:`~kmsflow.envelope.message`, :mod:`~kmsflow.envelope.stream`) to the KMS side
-(:mod:`~kmsflow.envelope.keyrings`, :mod:`~kmsflow.envelope.cache`, :mod:`~kmsflow.envelope.retry`) so that a
+(the keyrings, :mod:`~kmsflow.envelope.cache`, :mod:`~kmsflow.envelope.retry`) so that a
 caller chooses a key, a context and a size class, not keyrings:
 
 - ``encrypt`` / ``decrypt`` for bytes, ``encrypt_stream`` / ``decrypt_stream`` for file-like objects of any length
@@ -27,13 +27,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast, overload
 
 from kmsflow.envelope import message, s3, stream
 from kmsflow.envelope.cache import CachingKeyring, DataKeyCache
+from kmsflow.envelope.decrypt_keyring import KmsDecryptKeyring
 from kmsflow.envelope.deferred import DeferredDataKey, generate_data_keys
 from kmsflow.envelope.direct import direct_decrypt, direct_encrypt
-from kmsflow.envelope.exceptions import EnvelopeError
-from kmsflow.envelope.keyrings import KmsDecryptKeyring, KmsKeyring, KmsRsaKeyring
+from kmsflow.envelope.exceptions import ConfigurationError
 from kmsflow.envelope.kms_client import kms_client as make_kms_client
+from kmsflow.envelope.kms_keyring import KmsKeyring
 from kmsflow.envelope.message import DEFAULT_FRAME_LENGTH, Header
 from kmsflow.envelope.retry import RetryPolicy, RetryStats
+from kmsflow.envelope.rsa_keyring import KmsRsaKeyring
 from kmsflow.envelope.suites import COMMITTING, AlgorithmSuite, suite_by_id
 
 if TYPE_CHECKING:
@@ -305,7 +307,10 @@ class Envelope:
     # --- wiring --------------------------------------------------------------------------------------------
     def _require_key(self) -> str:
         if self.key_id is None:
-            raise EnvelopeError("this Envelope has no key_id: it can only decrypt with key_ids or discovery_accounts")
+            raise ConfigurationError(
+                "this Envelope was made with key_id=None, so it has no key to encrypt under or to decrypt with by "
+                "default: make it with a key_id, or decrypt with key_ids=[...] or discovery_accounts=[...]"
+            )
         return self.key_id
 
     def kms_client(self) -> Any:

@@ -20,6 +20,7 @@ straight into the output buffer; the AAD prefix and the regular frames' length s
 
 from __future__ import annotations
 
+import struct
 from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -39,6 +40,14 @@ FINAL_PREFIX: Final = 4 + 4 + 12 + 4
 MAX_FRAMES: Final = 2**32 - 1
 
 _ZERO8: Final = bytes(8)
+_END: Final = 0xFFFFFFFF
+#: A final frame's prefix: end marker, sequence number, IV (8 zero bytes and the sequence number), length.
+_FINAL_HEAD: Final = struct.Struct(">IIQII")
+#: Of a final frame with sequence number 1 (a body of one frame): its prefix up to the content length, its IV,
+#: and its AAD between the message id and the content length.
+_SINGLE_HEAD: Final = END_MARKER + b"\0\0\0\1" + bytes(8) + b"\0\0\0\1"
+_SINGLE_IV: Final = bytes(8) + b"\0\0\0\1"
+_SINGLE_AAD: Final = FINAL_FRAME_AAD + b"\0\0\0\1"
 
 
 class Hasher(Protocol):
@@ -77,6 +86,42 @@ def frame_header(sequence: int) -> bytes:
 def final_frame_prefix(sequence: int, content_length: int) -> bytes:
     """End marker, sequence number, IV and content length of a final frame (24 bytes)."""
     return END_MARKER + frame_header(sequence) + content_length.to_bytes(4, "big")
+
+
+def seal_single(aes: AESGCM, message_id: bytes, plaintext: bytes | bytearray | memoryview) -> tuple[bytes, bytes]:
+    """The body of a message whose plaintext fits one frame (at most the frame length): its only frame, final,
+    sequence number 1, in two pieces as :meth:`FrameCipher.seal_final` returns them. (A small message's
+    path: no :class:`FrameCipher` is made.)"""
+    length = len(plaintext)
+    aad = message_id + _SINGLE_AAD + length.to_bytes(8, "big")
+    return _SINGLE_HEAD + length.to_bytes(4, "big"), aes.encrypt(_SINGLE_IV, plaintext, aad)
+
+
+def open_single(
+    aes: AESGCM, message_id: bytes, frame_length: int, message: bytes | bytearray | memoryview, pos: int
+) -> bytes | None:
+    """The plaintext of the body at ``message[pos:]`` if it is one final frame (sequence number 1, the IV it
+    must have, a content length within ``frame_length``) that ends where ``message`` does; ``None`` if it is
+    anything else, for :meth:`FrameCipher.open_body` to read (and to name what is wrong). Raises only for a tag
+    that does not match, and then has released nothing."""
+    start = pos + FINAL_PREFIX
+    if start > len(message):
+        return None
+    marker, sequence, iv_zeros, iv_sequence, length = _FINAL_HEAD.unpack_from(message, pos)
+    end = start + length + 16
+    if (
+        marker != _END
+        or sequence != 1
+        or iv_zeros != 0
+        or iv_sequence != 1
+        or length > frame_length
+        or end != len(message)
+    ):
+        return None
+    try:
+        return aes.decrypt(_SINGLE_IV, message[start:end], message_id + _SINGLE_AAD + length.to_bytes(8, "big"))
+    except InvalidTag:
+        raise AuthenticationError("final frame 1: authentication tag mismatch") from None
 
 
 class FrameCipher:

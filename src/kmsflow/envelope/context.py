@@ -22,10 +22,20 @@ _U16 = 0xFFFF
 
 def check_context(context: Mapping[str, str] | None) -> dict[str, str]:
     """A copy of a caller's context, refused (:class:`ContextError`) if a key or value is not a string or a key
-    starts with ``aws-crypto-``. (What cannot be encoded - lone surrogates, more than 65,535 bytes - is refused
-    by :func:`serialize_context` when the header is written.)"""
+    starts with ``aws-crypto-``. Keys and values are plain ``str`` in the copy (a subclass's are copied as
+    ``str``: what is serialized, compared and cached is the text). (What cannot be encoded - lone surrogates,
+    more than 65,535 bytes - is refused by :func:`serialize_context` when the header is written.)"""
     if context is None:
         return {}
+    checked = dict(context)
+    for key, value in checked.items():
+        if type(key) is not str or type(value) is not str or key.startswith(RESERVED_PREFIX):
+            return _check_pairs(checked)
+    return checked
+
+
+def _check_pairs(context: dict[str, str]) -> dict[str, str]:
+    """:func:`check_context` for a context with a pair that is not two plain strings or a reserved key."""
     checked: dict[str, str] = {}
     for key, value in context.items():
         if not isinstance(key, str) or not isinstance(value, str):
@@ -38,7 +48,7 @@ def check_context(context: Mapping[str, str] | None) -> dict[str, str]:
                 f"encryption context key {key!r} starts with the reserved prefix {RESERVED_PREFIX!r} (the AWS "
                 "Encryption SDK's own keys); choose another key"
             )
-        checked[key] = value
+        checked[str.__str__(key)] = str.__str__(value)
     return checked
 
 

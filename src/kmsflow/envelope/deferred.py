@@ -18,17 +18,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kmsflow.envelope.exceptions import ContextError, EnvelopeError, KeyNotAllowedError, KmsError
-from kmsflow.envelope.keyrings import (
-    DATA_KEY_LENGTH,
-    KMS_PROVIDER_ID,
-    KmsClients,
-    SelfWipingKey,
-    check_identifier,
-    parse_arn,
-    parse_key_arn,
-)
-from kmsflow.envelope.materials import DataKey, EncryptedDataKey, wipe
+from kmsflow.envelope.arns import KEY_ARN_FORM, check_identifier, parse_key_arn, region_of
+from kmsflow.envelope.exceptions import ConfigurationError, ContextError, EnvelopeError, KeyNotAllowedError, KmsError
+from kmsflow.envelope.kms_client import KmsClients
+from kmsflow.envelope.materials import KMS_PROVIDER_ID, DataKey, EncryptedDataKey, SelfWipingKey, wipe
 from kmsflow.envelope.retry import RetryPolicy, RetryStats, call_with_retries
 
 if TYPE_CHECKING:
@@ -36,6 +29,10 @@ if TYPE_CHECKING:
 
 #: At most this many keys per call (a guard against a typo asking for millions of KMS calls).
 MAX_KEYS = 10_000
+
+#: Length of a deferred data key: the data key length of every suite this library writes (AES-256 key derivation
+#: input). Keys made before a suite is known cannot take the suite's ``data_key_length``.
+DATA_KEY_LENGTH = 32
 
 
 class DeferredDataKey:
@@ -56,7 +53,11 @@ class DeferredDataKey:
     ) -> None:
         arn = parse_key_arn(encrypted.provider_info.decode("utf-8", errors="replace"))
         if encrypted.provider_id != KMS_PROVIDER_ID or arn is None:
-            raise EnvelopeError("a deferred data key is an aws-kms encrypted data key naming its key ARN")
+            raise ConfigurationError(
+                f"a deferred data key is an {KMS_PROVIDER_ID.decode()} encrypted data key naming its key ARN "
+                f"({KEY_ARN_FORM}); got provider id {encrypted.provider_id!r}, provider info "
+                f"{encrypted.provider_info!r}: pass the .encrypted of a key from generate_data_keys()"
+            )
         self.encrypted = encrypted
         self.context = dict(context)
         self.key_arn = str(arn)
@@ -73,7 +74,7 @@ class DeferredDataKey:
 
     def on_encrypt(self, suite: AlgorithmSuite, context: Mapping[str, str]) -> DataKey:
         if suite.signed:
-            raise EnvelopeError(
+            raise ConfigurationError(
                 f"a deferred data key cannot serve the signed suite {suite.name}: the message's context will hold "
                 "its own signing key, unknown when the data key was made; use an unsigned suite"
             )
@@ -87,8 +88,9 @@ class DeferredDataKey:
                 raise EnvelopeError("this deferred data key already encrypted a message: use a fresh one per message")
             self._used = True
         if suite.data_key_length != DATA_KEY_LENGTH:
-            raise EnvelopeError(
-                f"the suite {suite.name} needs {suite.data_key_length}-byte data keys, not {DATA_KEY_LENGTH}"
+            raise ConfigurationError(
+                f"the suite {suite.name} needs {suite.data_key_length}-byte data keys; a deferred data key has "
+                f"{DATA_KEY_LENGTH} bytes: use a suite with {DATA_KEY_LENGTH}-byte data keys"
             )
         return DataKey(SelfWipingKey(self._decrypt()), (self.encrypted,))
 
@@ -133,12 +135,12 @@ def generate_data_keys(
     """``n`` data keys under ``key_id`` for messages with encryption context ``context``: ``n`` calls of
     ``GenerateDataKeyWithoutPlaintext``, no plaintext returned."""
     if not 1 <= n <= MAX_KEYS:
-        raise EnvelopeError(f"generate between 1 and {MAX_KEYS:,} data keys at a time, not {n}")
+        raise ConfigurationError(
+            f"generate between 1 and {MAX_KEYS:,} data keys at a time, not {n}: ask for more in several calls"
+        )
     check_identifier(key_id)
     bound = dict(context or {})
-    arn = parse_arn(key_id)
-    clients = KmsClients(client, arn.region if arn is not None else region, session)
-    kms = clients.default()
+    kms = KmsClients(client, region_of(key_id, region), session).default()
     stats = stats if stats is not None else RetryStats()
     keys: list[DeferredDataKey] = []
     for _ in range(n):

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kmsflow.envelope.exceptions import AuthenticationError, DirectModeError, EnvelopeError
-from kmsflow.envelope.keyrings import KmsClients, check_identifier, parse_arn
+from kmsflow.envelope.arns import check_identifier, region_of
+from kmsflow.envelope.exceptions import AuthenticationError, ContextError, DirectModeError
+from kmsflow.envelope.kms_client import KmsClients
 from kmsflow.envelope.retry import KmsCallError, RetryPolicy, RetryStats, call_with_retries
 
 #: KMS Encrypt's plaintext limit for symmetric keys, in bytes.
@@ -46,7 +47,7 @@ def direct_encrypt(
         raise DirectModeError("direct mode cannot encrypt an empty payload (KMS Encrypt needs at least 1 byte)")
     check_identifier(key_id)
     params = _context_params(context)
-    kms = _client(key_id, client, region, session)
+    kms = KmsClients(client, region_of(key_id, region), session).default()
     response = call_with_retries(
         retry, stats, "Encrypt", lambda: kms.encrypt(KeyId=key_id, Plaintext=bytes(plaintext), **params), key_id=key_id
     )
@@ -67,7 +68,7 @@ def direct_decrypt(
     """KMS ``Decrypt`` of a blob from :func:`direct_encrypt`, allowed only under ``key_id``, with ``context``."""
     check_identifier(key_id)
     params = _context_params(context)
-    kms = _client(key_id, client, region, session)
+    kms = KmsClients(client, region_of(key_id, region), session).default()
     try:
         response = call_with_retries(
             retry,
@@ -89,12 +90,10 @@ def direct_decrypt(
 def _context_params(context: Mapping[str, str] | None) -> dict[str, Any]:
     if not context:
         return {}
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in context.items()):
-        raise EnvelopeError("an encryption context maps strings to strings")
+    for key, value in context.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ContextError(
+                f"an encryption context maps strings to strings; got {type(key).__name__} -> "
+                f"{type(value).__name__} for key {key!r}: pass str keys and values"
+            )
     return {"EncryptionContext": dict(context)}
-
-
-def _client(key_id: str, client: Any, region: str | None, session: Any) -> Any:
-    arn = parse_arn(key_id)
-    clients = KmsClients(client, arn.region if arn is not None else region, session)
-    return clients.default()

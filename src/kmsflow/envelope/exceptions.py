@@ -10,6 +10,13 @@ class EnvelopeError(KmsflowError):
     """Base class of the envelope area."""
 
 
+class ConfigurationError(EnvelopeError):
+    """The keyring or Envelope was configured wrongly: a key identifier of the wrong kind (an alias where a key
+    ARN is needed), both or neither of the allowed keys and a discovery filter, a bound that is not positive, a
+    suite or key the keyring cannot serve. Raised before any data is encrypted or decrypted; the message names
+    what was wrong, the value received, what is allowed and how to fix it."""
+
+
 class MessageFormatError(EnvelopeError):
     """The bytes are not a message this library can read: wrong version or suite, a field out of range,
     truncated, or trailing bytes."""

@@ -1,4 +1,5 @@
-"""The KMS clients the envelope makes: botocore's own retries off, timeouts set.
+"""The KMS clients the envelope makes: botocore's own retries off, timeouts set; one per region
+(:class:`KmsClients`), since a decrypting keyring calls KMS in the region an encrypted data key's ARN names.
 
 Retries belong to :mod:`kmsflow.envelope.retry`, which counts them. botocore's ``standard`` mode would retry the
 same throttles again inside each of our attempts (8 x 3 requests instead of 8), hide them from the counters,
@@ -14,12 +15,13 @@ with a connection error, which the retry policy treats as transient.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from kmsflow.envelope.exceptions import EnvelopeError
+from kmsflow.envelope.exceptions import ConfigurationError
 from kmsflow.lambdas.aws_clients import session_for
 
 CONNECT_TIMEOUT = 5
@@ -53,5 +55,41 @@ def default_region() -> str:
     """The region boto3 resolves without being told one (``AWS_REGION``/``AWS_DEFAULT_REGION``, profile)."""
     region = boto3.session.Session().region_name
     if not region:
-        raise EnvelopeError("no AWS region: pass region=..., a session with a region, or set AWS_REGION")
+        raise ConfigurationError(
+            "no AWS region: neither a region nor a session with one was given, and boto3 resolves none "
+            "(AWS_REGION, AWS_DEFAULT_REGION, the profile's region are unset): pass region=..., a session with a "
+            "region, or set AWS_REGION"
+        )
     return str(region)
+
+
+class KmsClients:
+    """One KMS client per region, made on first use and shared by threads (boto3 clients are thread-safe).
+    A client passed in serves its own region; other regions get clients from ``session`` (or boto3's default
+    credentials)."""
+
+    def __init__(self, client: Any = None, region: str | None = None, session: Any = None) -> None:
+        self._session = session
+        self._region = region or (client_region(client) if client is not None else None)
+        self._clients: dict[str, Any] = {}
+        if client is not None:
+            self._clients[client_region(client)] = client
+        self._lock = threading.Lock()
+
+    def default(self) -> Any:
+        """The client of the configured region (the given client's, ``region``, or the session's)."""
+        if self._region is None:
+            client = kms_client(None, self._session)
+            with self._lock:
+                self._region = client_region(client)
+                return self._clients.setdefault(self._region, client)
+        return self.region(self._region)
+
+    def region(self, region: str) -> Any:
+        with self._lock:
+            client = self._clients.get(region)
+        if client is None:
+            made = kms_client(region, self._session)
+            with self._lock:
+                client = self._clients.setdefault(region, made)
+        return client

@@ -40,7 +40,7 @@ from typing import TypeVar
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from kmsflow.envelope.exceptions import KmsError
+from kmsflow.envelope.exceptions import ConfigurationError, KmsError
 
 T = TypeVar("T")
 
@@ -90,9 +90,17 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
-        if self.base_delay < 0 or self.max_delay < 0 or self.deadline < 0:
-            raise ValueError("base_delay, max_delay and deadline must not be negative")
+            raise ConfigurationError(
+                f"RetryPolicy max_attempts must be at least 1 (the first attempt counts), not {self.max_attempts}: "
+                "pass max_attempts=1 for no retries"
+            )
+        delays = {"base_delay": self.base_delay, "max_delay": self.max_delay, "deadline": self.deadline}
+        negative = {name: value for name, value in delays.items() if value < 0}
+        if negative:
+            raise ConfigurationError(
+                f"RetryPolicy base_delay, max_delay and deadline must not be negative; got {negative}: pass 0 or more "
+                "seconds"
+            )
 
     def backoff(self, attempt: int) -> float:
         """The sleep after failed attempt ``attempt`` (1-based)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, BinaryIO, TypeVar, cast
 
-from kmsflow.envelope.exceptions import EnvelopeError, MessageFormatError
+from kmsflow.envelope.exceptions import ConfigurationError, EnvelopeError, MessageFormatError
 
 #: User metadata keys (S3 sends them as ``x-amz-meta-<key>``) and the format value.
 FORMAT_KEY = "kmsflow-format"
@@ -68,7 +68,10 @@ class S3Writer:
         content_type: str = "application/octet-stream",
     ) -> None:
         if part_size < MIN_PART_SIZE:
-            raise EnvelopeError(f"S3 part size {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes")
+            raise ConfigurationError(
+                f"S3 part size {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes: pass a part_size of at "
+                f"least {MIN_PART_SIZE}"
+            )
         self._client = client
         self._bucket = bucket
         self._key = key
@@ -235,9 +238,9 @@ def get_object(client: Any, bucket: str, key: str, dst: BinaryIO, decrypt: Calla
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → (bucket, key); EnvelopeError when either part is missing."""
+    """``s3://bucket/key`` → (bucket, key); ConfigurationError when either part is missing."""
     rest = url.removeprefix("s3://")
     bucket, _, key = rest.partition("/")
     if not url.startswith("s3://") or not bucket or not key:
-        raise EnvelopeError(f"{url!r} is not an S3 object URL: expected s3://bucket/key")
+        raise ConfigurationError(f"{url!r} is not an S3 object URL: expected s3://bucket/key, a bucket and a key")
     return bucket, key
