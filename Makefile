@@ -12,11 +12,14 @@ export PATH := $(NODE_BIN):$(BIN):$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help setup browser synth review test lint bench demo clean
+.PHONY: help setup browser synth review review-pr test lint bench demo clean
 
 help:
 	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
 	@echo "make review  make synth, then kmsflow review of cdk.out in all four formats into cdk.out/review/"
+	@echo "make review-pr BASE=<git ref>"
+	@echo "             synthesize the working tree and BASE (a temporary git worktree, same pinned tools), then"
+	@echo "             kmsflow review --baseline in all four formats into cdk.out/review-pr/; fails on high findings"
 	@echo "make test    set up, run the whole test suite"
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions, then share snapshots"
@@ -68,12 +71,17 @@ review: synth
 	@ls -1 cdk.out/review/
 	$(BIN)/kmsflow review cdk.out --format json --fail-on high > /dev/null
 
+# What the pull-request job runs, and the same on a laptop: the logic (worktree, both synths, the four reports and
+# the --fail-on high gate) is in scripts/review_pr.py. FULL_REPORT, if set, is where a cut Markdown report points.
+review-pr: setup
+	$(BIN)/python scripts/review_pr.py --base="$(BASE)" $(if $(FULL_REPORT),--full-report "$(FULL_REPORT)")
+
 test: setup browser
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check src tests bench app.py
-	$(BIN)/ruff format --check src tests bench app.py
+	$(BIN)/ruff check src tests bench scripts app.py
+	$(BIN)/ruff format --check src tests bench scripts app.py
 	$(BIN)/mypy --strict
 
 bench: setup
