@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from kmsflow.envelope.arns import KEY_ARN_FORM, check_identifier, parse_key_arn, region_of
 from kmsflow.envelope.exceptions import ConfigurationError, ContextError, EnvelopeError, KeyNotAllowedError, KmsError
-from kmsflow.envelope.kms_client import KmsClients
+from kmsflow.envelope.kms_calls import KmsCaller, KmsOptions
 from kmsflow.envelope.materials import KMS_PROVIDER_ID, DataKey, EncryptedDataKey, SelfWipingKey, wipe
-from kmsflow.envelope.retry import RetryPolicy, RetryStats, call_with_retries
 
 if TYPE_CHECKING:
     from kmsflow.envelope.suites import AlgorithmSuite
@@ -45,11 +44,7 @@ class DeferredDataKey:
         self,
         encrypted: EncryptedDataKey,
         context: Mapping[str, str],
-        *,
-        client: Any = None,
-        session: Any = None,
-        retry: RetryPolicy | None = None,
-        stats: RetryStats | None = None,
+        **kms: Unpack[KmsOptions],
     ) -> None:
         arn = parse_key_arn(encrypted.provider_info.decode("utf-8", errors="replace"))
         if encrypted.provider_id != KMS_PROVIDER_ID or arn is None:
@@ -61,9 +56,8 @@ class DeferredDataKey:
         self.encrypted = encrypted
         self.context = dict(context)
         self.key_arn = str(arn)
-        self._clients = KmsClients(client, arn.region, session)
-        self._retry = retry
-        self.stats = stats if stats is not None else RetryStats()
+        self._kms = KmsCaller(arn.region, **kms)
+        self.stats = self._kms.stats
         self._lock = threading.Lock()
         self._used = False
 
@@ -104,15 +98,13 @@ class DeferredDataKey:
         return self._decrypt()
 
     def _decrypt(self) -> bytearray:
-        client = self._clients.default()
-        response = call_with_retries(
-            self._retry,
-            self.stats,
+        response = self._kms.call(
+            self._kms.clients.default(),
             "Decrypt",
-            lambda: client.decrypt(
-                KeyId=self.key_arn, CiphertextBlob=self.encrypted.ciphertext, EncryptionContext=self.context
-            ),
-            key_id=self.key_arn,
+            self.key_arn,
+            KeyId=self.key_arn,
+            CiphertextBlob=self.encrypted.ciphertext,
+            EncryptionContext=self.context,
         )
         plaintext = bytearray(response["Plaintext"])
         if response.get("KeyId") != self.key_arn or len(plaintext) != DATA_KEY_LENGTH:
@@ -126,36 +118,42 @@ def generate_data_keys(
     key_id: str,
     *,
     context: Mapping[str, str] | None = None,
-    client: Any = None,
-    region: str | None = None,
-    session: Any = None,
-    retry: RetryPolicy | None = None,
-    stats: RetryStats | None = None,
+    **kms: Unpack[KmsOptions],
 ) -> list[DeferredDataKey]:
     """``n`` data keys under ``key_id`` for messages with encryption context ``context``: ``n`` calls of
-    ``GenerateDataKeyWithoutPlaintext``, no plaintext returned."""
+    ``GenerateDataKeyWithoutPlaintext``, no plaintext returned. The keys share one client and one set of
+    counters; ``kms``: how to reach KMS (:class:`~kmsflow.envelope.kms_calls.KmsOptions`)."""
     if not 1 <= n <= MAX_KEYS:
         raise ConfigurationError(
             f"generate between 1 and {MAX_KEYS:,} data keys at a time, not {n}: ask for more in several calls"
         )
     check_identifier(key_id)
     bound = dict(context or {})
-    kms = KmsClients(client, region_of(key_id, region), session).default()
-    stats = stats if stats is not None else RetryStats()
+    caller = KmsCaller(region_of(key_id, None), **kms)
+    client = caller.clients.default()
     keys: list[DeferredDataKey] = []
     for _ in range(n):
-        response = call_with_retries(
-            retry,
-            stats,
+        response = caller.call(
+            client,
             "GenerateDataKeyWithoutPlaintext",
-            lambda: kms.generate_data_key_without_plaintext(
-                KeyId=key_id, NumberOfBytes=DATA_KEY_LENGTH, EncryptionContext=bound
-            ),
-            key_id=key_id,
+            key_id,
+            KeyId=key_id,
+            NumberOfBytes=DATA_KEY_LENGTH,
+            EncryptionContext=bound,
         )
         answered = str(response.get("KeyId", ""))
         if parse_key_arn(answered) is None:
             raise KmsError(f"KMS GenerateDataKeyWithoutPlaintext on {key_id} answered no key ARN ({answered!r})")
         edk = EncryptedDataKey(KMS_PROVIDER_ID, answered.encode(), bytes(response["CiphertextBlob"]))
-        keys.append(DeferredDataKey(edk, bound, client=kms, session=session, retry=retry, stats=stats))
+        keys.append(
+            DeferredDataKey(
+                edk,
+                bound,
+                client=client,
+                session=kms.get("session"),
+                retry=caller.retry,
+                stats=caller.stats,
+                grant_tokens=caller.grant_tokens,
+            )
+        )
     return keys

@@ -14,29 +14,22 @@ context (else KMS answers ``InvalidCiphertextException``, raised here as :class:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from kmsflow.envelope.arns import check_identifier, region_of
 from kmsflow.envelope.exceptions import AuthenticationError, ContextError, DirectModeError
-from kmsflow.envelope.kms_client import KmsClients
-from kmsflow.envelope.retry import KmsCallError, RetryPolicy, RetryStats, call_with_retries
+from kmsflow.envelope.kms_calls import KmsCaller, KmsOptions
+from kmsflow.envelope.retry import KmsCallError
 
 #: KMS Encrypt's plaintext limit for symmetric keys, in bytes.
 DIRECT_LIMIT = 4096
 
 
 def direct_encrypt(
-    plaintext: bytes,
-    key_id: str,
-    *,
-    context: Mapping[str, str] | None = None,
-    client: Any = None,
-    region: str | None = None,
-    session: Any = None,
-    retry: RetryPolicy | None = None,
-    stats: RetryStats | None = None,
+    plaintext: bytes, key_id: str, *, context: Mapping[str, str] | None = None, **kms: Unpack[KmsOptions]
 ) -> bytes:
-    """KMS ``Encrypt`` of ``plaintext`` (at most :data:`DIRECT_LIMIT` bytes) under ``key_id``."""
+    """KMS ``Encrypt`` of ``plaintext`` (at most :data:`DIRECT_LIMIT` bytes) under ``key_id``; ``kms``: how to
+    reach KMS (:class:`~kmsflow.envelope.kms_calls.KmsOptions`)."""
     size = len(plaintext)
     if size > DIRECT_LIMIT:
         raise DirectModeError(
@@ -47,35 +40,23 @@ def direct_encrypt(
         raise DirectModeError("direct mode cannot encrypt an empty payload (KMS Encrypt needs at least 1 byte)")
     check_identifier(key_id)
     params = _context_params(context)
-    kms = KmsClients(client, region_of(key_id, region), session).default()
-    response = call_with_retries(
-        retry, stats, "Encrypt", lambda: kms.encrypt(KeyId=key_id, Plaintext=bytes(plaintext), **params), key_id=key_id
+    caller = KmsCaller(region_of(key_id, None), **kms)
+    response = caller.call(
+        caller.clients.default(), "Encrypt", key_id, KeyId=key_id, Plaintext=bytes(plaintext), **params
     )
     return bytes(response["CiphertextBlob"])
 
 
 def direct_decrypt(
-    ciphertext: bytes,
-    key_id: str,
-    *,
-    context: Mapping[str, str] | None = None,
-    client: Any = None,
-    region: str | None = None,
-    session: Any = None,
-    retry: RetryPolicy | None = None,
-    stats: RetryStats | None = None,
+    ciphertext: bytes, key_id: str, *, context: Mapping[str, str] | None = None, **kms: Unpack[KmsOptions]
 ) -> bytes:
     """KMS ``Decrypt`` of a blob from :func:`direct_encrypt`, allowed only under ``key_id``, with ``context``."""
     check_identifier(key_id)
     params = _context_params(context)
-    kms = KmsClients(client, region_of(key_id, region), session).default()
+    caller = KmsCaller(region_of(key_id, None), **kms)
     try:
-        response = call_with_retries(
-            retry,
-            stats,
-            "Decrypt",
-            lambda: kms.decrypt(KeyId=key_id, CiphertextBlob=bytes(ciphertext), **params),
-            key_id=key_id,
+        response = caller.call(
+            caller.clients.default(), "Decrypt", key_id, KeyId=key_id, CiphertextBlob=bytes(ciphertext), **params
         )
     except KmsCallError as err:
         if err.code == "InvalidCiphertextException":
