@@ -26,8 +26,10 @@ from constructs import Construct
 from kmsflow.config import (
     DEFAULT_CONFIG,
     AuditConfig,
+    GithubConfig,
     KeyConfig,
     KmsflowConfig,
+    PipelineConfig,
     SnapshotCopyConfig,
     SnapshotShareConfig,
     load_config,
@@ -42,11 +44,13 @@ from kmsflow.constructs.keys import (
 from kmsflow.constructs.nag import KmsflowChecks
 from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KmsflowError
+from kmsflow.plan import keys_places, multi_region_places, planned_stacks, resolve_deploys, workflow_places
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
 from kmsflow.stacks.naming import (
     audit_bucket_name,
     audit_stack_name,
+    ci_stack_name,
     keys_stack_name,
     share_external_id,
     share_target_stack_name,
@@ -90,8 +94,7 @@ def populate(
 
     A key that a construct refuses raises :class:`ConfigError` naming ``source`` and ``keys[i]``.
     """
-    places = {(k.account, k.region) for k in config.keys} | {(k.account, r) for k in config.keys for r in k.replicas}
-    multi_region = {(k.account, r) for k in config.keys if k.replicas for r in (k.region, *k.replicas)}
+    multi_region = multi_region_places(config)
     stacks = {
         (account, region): KeysStack(
             app,
@@ -104,7 +107,7 @@ def populate(
             # it across regions through SSM parameters (see README, "Multi-region keys").
             cross_region_references=(account, region) in multi_region,
         )
-        for account, region in sorted(places)
+        for account, region in keys_places(config)
     }
     #: Every key and replica by (key name, config region name), for grants to other stacks.
     placed: dict[tuple[str, str], KeyGrants] = {}
@@ -131,6 +134,8 @@ def populate(
     if config.audit is not None:
         _add_audit(app, config, config.audit, source)
     _add_workflows(app, config, placed, source)
+    if config.pipeline is not None and config.pipeline.github is not None:
+        _add_ci(app, config, config.pipeline, config.pipeline.github)
     for tag, value in config.tags.items():
         cdk.Tags.of(app).add(tag, value)
     if nag:
@@ -210,9 +215,8 @@ def _add_workflows(app: cdk.App, config: KmsflowConfig, placed: dict[tuple[str, 
     workflows = config.workflows
     copies = {(f.account, f.region): (i, f) for i, f in enumerate(workflows.snapshot_copy)}
     shares = {(f.account, f.region): (i, f) for i, f in enumerate(workflows.snapshot_share)}
-    places = dict.fromkeys([*copies, *shares])
     targets: dict[tuple[str, str], ShareTargetStack] = {}
-    for place in places:
+    for place in workflow_places(config):
         copy, share = copies.get(place), shares.get(place)
         stack = _add_workflows_stack(app, config, copy, share, source)
         if copy is not None and stack.snapshot_copy is not None:
@@ -354,6 +358,37 @@ def _add_share_targets(
                     external_id=target.external_id or share_external_id(source_id, source_region),
                     keys=[placed[name, r] for name in target.keys for r in regions if (name, r) in placed],
                 )
+
+
+def _add_ci(app: cdk.App, config: KmsflowConfig, pipeline: PipelineConfig, github: GithubConfig) -> Stack:
+    """The CI stack of ``pipeline.github`` (deployed by hand, in no stage): its deploy role may assume the CDK
+    bootstrap roles of every (account, region) a stage deploys to; its region is ``github.region``, else the
+    first region of the configuration."""
+    from kmsflow.stacks.ci_stack import CiStack
+
+    stacks = planned_stacks(config)
+    targets = [
+        (config.account_id(stack.account), config.region_code(stack.region))
+        for stage in pipeline.stages
+        for entry in stage.deploys
+        for stack in resolve_deploys(entry, stacks)
+    ]
+    name = ci_stack_name(github.account)
+    return CiStack(
+        app,
+        name,
+        stack_name=name,
+        description=f"kmsflow: the GitHub OIDC provider and the deploy role of {github.repository} (deployed by hand)",
+        env=cdk.Environment(
+            account=config.account_id(github.account),
+            region=config.region_code(github.region or next(iter(config.regions))),
+        ),
+        repository=github.repository,
+        branch=github.branch,
+        environments=[stage.name for stage in pipeline.stages],
+        targets=list(dict.fromkeys(targets)),
+        partition=config.partition,
+    )
 
 
 @contextmanager

@@ -236,6 +236,70 @@ class WorkflowsConfig(_Strict):
     snapshot_share: list[SnapshotShareConfig] = []
 
 
+#: A GitHub repository ``owner/name`` (the owner: letters, digits and '-'; the name: letters, digits, '.', '_', '-').
+REPOSITORY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"
+#: A branch name, written exactly (no wildcards: the CI role's trust names it exactly).
+BRANCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,243}$"
+#: A CodeConnections (or its former name, CodeStar Connections) connection ARN.
+CONNECTION_ARN_PATTERN = (
+    r"^arn:aws(-cn|-us-gov)?:(codeconnections|codestar-connections):[a-z]{2}(-[a-z]+)+-\d:\d{12}:"
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+
+
+class StageConfig(_Strict):
+    """One deployment stage: a GitHub Environment (approval rules live there) and, with ``codepipeline``, a pipeline
+    stage. ``deploys`` names places ``<account>:<region>`` (every stack the app builds there) or stack names
+    (``kmsflow-keys-security-primary``)."""
+
+    name: Name
+    deploys: list[str]
+    #: A manual approval before this stage (CodePipeline); with GitHub Actions, the environment's protection rules.
+    approval: bool = False
+
+
+class GithubConfig(_Strict):
+    """GitHub Actions delivery: the ``kmsflow-ci-<account>`` stack (kmsflow.stacks.naming.ci_stack_name) in
+    ``account``, holding the GitHub OIDC provider and the deploy role that workflows of ``repository`` assume
+    (from ``branch``, or from a job in one of the stages' GitHub Environments, named as the stages).
+
+    The CI stack is not part of any stage: it is what deploys the stages, so it is deployed by hand once (and
+    after a change of repository, branch or stages) with ``cdk deploy kmsflow-ci-<account>`` and an
+    administrator's credentials. The deploy role may only assume the CDK bootstrap roles (default qualifier
+    ``hnb659fds``) of the stages' accounts and regions; each of those must be bootstrapped trusting ``account``.
+
+    A job that names an environment gets the subject ``repo:<repository>:environment:<stage>`` whatever branch it
+    runs on: restrict each environment's deployment branches to ``branch`` in the repository's settings."""
+
+    account: str
+    #: Where the CI stack's CloudFormation stack lives (its resources are global IAM ones); default: the first
+    #: region under ``regions:``.
+    region: str | None = None
+    repository: Annotated[str, Field(pattern=REPOSITORY_PATTERN)]
+    branch: Annotated[str, Field(pattern=BRANCH_PATTERN)] = "main"
+
+
+class CodePipelineConfig(_Strict):
+    """AWS CodePipeline delivery (CDK Pipelines) from a CodeConnections connection; modelled and checked only,
+    the pipeline stack comes later."""
+
+    account: str
+    region: str
+    connection_arn: Annotated[str, Field(pattern=CONNECTION_ARN_PATTERN)]
+    repository: Annotated[str, Field(pattern=REPOSITORY_PATTERN)]
+    branch: Annotated[str, Field(pattern=BRANCH_PATTERN)] = "main"
+
+
+class PipelineConfig(_Strict):
+    """Delivery stage by stage: every stack the app builds is deployed by exactly one stage, in an order where a
+    replica comes after its primary, a workflow after its keys, a share target after its keys, an audit member
+    after the central audit stack (kmsflow.plan.dependencies). Without ``pipeline:``, no delivery stack is built."""
+
+    stages: list[StageConfig]
+    github: GithubConfig | None = None
+    codepipeline: CodePipelineConfig | None = None
+
+
 class KmsflowConfig(_Strict):
     """The whole file. Later capabilities (audit, workflows, pipeline) add their sections here."""
 
@@ -247,6 +311,7 @@ class KmsflowConfig(_Strict):
     keys: list[KeyConfig] = []
     audit: AuditConfig | None = None
     workflows: WorkflowsConfig = WorkflowsConfig()
+    pipeline: PipelineConfig | None = None
 
     def account_id(self, name: str) -> str:
         return self.accounts[name].id
@@ -487,6 +552,11 @@ _PATTERN_HINTS: dict[int | str, str] = {
     "organization_id": "an organization id looks like 'o-a1b2c3d4e5' ('o-' and 10 to 32 lower-case letters or digits)",
     "Sid": "statement ids allow only letters and digits",
     "regions": "write an AWS region code such as 'eu-west-1'",
+    "repository": "write the repository as 'owner/name' (the owner: letters, digits and '-'; the name: letters, "
+    "digits, '.', '_' and '-')",
+    "branch": "write one branch name exactly (letters, digits, '.', '_', '/', '-'; no wildcards)",
+    "connection_arn": "write a CodeConnections connection ARN, e.g. 'arn:aws:codeconnections:eu-west-1:111111111111:"
+    "connection/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b'",
     "acknowledgment_id": "an acknowledgment id looks like 'AwsSolutions::AwsSolutions-KMS5' (as cdk-nag prints it "
     "after 'Acknowledge with')",
 }

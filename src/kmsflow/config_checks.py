@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kmsflow import plan
 from kmsflow.auditspec import LOG_RETENTION_DAYS
 from kmsflow.config_yaml import did_you_mean
 from kmsflow.keyspec import KeySettings, alias_problem
@@ -20,12 +21,14 @@ from kmsflow.policy import rules
 from kmsflow.policy.roles import CRYPTO_ROLES, VIA_SERVICES, Role, role_fits
 from kmsflow.policy.separation import overlap_problem
 from kmsflow.principals import Principal, PrincipalRefError, other_account_problem, parse_principal
+from kmsflow.stacks.naming import ci_stack_name
 
 if TYPE_CHECKING:
     from kmsflow.config import (
         AuditConfig,
         KeyConfig,
         KmsflowConfig,
+        PipelineConfig,
         PolicyConfig,
         SnapshotCopyConfig,
         SnapshotShareConfig,
@@ -67,7 +70,115 @@ def semantic_issues(config: KmsflowConfig) -> list[Issue]:
         issues += _audit_issues(config, config.audit)
     issues += _workflow_issues(config)
     issues += _share_issues(config)
+    if config.pipeline is not None:
+        issues += _pipeline_issues(config, config.pipeline)
     return issues
+
+
+def _pipeline_issues(config: KmsflowConfig, pipeline: PipelineConfig) -> Iterator[Issue]:
+    """The delivery places are declared; stage names are unique; every stack the app builds is deployed by exactly
+    one stage, and no stage deploys a stack before one it depends on (kmsflow.plan.dependencies)."""
+    for section, delivery in (("github", pipeline.github), ("codepipeline", pipeline.codepipeline)):
+        if delivery is None:
+            continue
+        if delivery.account not in config.accounts:
+            yield (f"pipeline.{section}.account", _unknown("account", delivery.account, config.accounts))
+        if delivery.region is not None and delivery.region not in config.regions:
+            yield (f"pipeline.{section}.region", _unknown("region", delivery.region, config.regions))
+    if not pipeline.stages:
+        yield ("pipeline.stages", "name at least one stage; every stack of the app is deployed by exactly one stage")
+        return
+    # Stacks of an undeclared account or region are reported where that name is written, not as unstaged.
+    stacks = [s for s in plan.planned_stacks(config) if s.account in config.accounts and s.region in config.regions]
+    names: dict[str, int] = {}
+    #: stack name -> (stage index, path of the deploys entry) of the first stage that deploys it
+    staged: dict[str, tuple[int, str]] = {}
+    for index, stage in enumerate(pipeline.stages):
+        path = f"pipeline.stages[{index}]"
+        folded = stage.name.casefold()
+        if folded in names:
+            first = pipeline.stages[names[folded]].name
+            yield (
+                f"{path}.name",
+                f"stage name {stage.name!r} is already used by pipeline.stages[{names[folded]}] ({first!r}); stage "
+                "names are GitHub Environment names, which GitHub compares ignoring case; rename one",
+            )
+        names.setdefault(folded, index)
+        if not stage.deploys:
+            yield (f"{path}.deploys", "name at least one place (<account>:<region>) or stack this stage deploys")
+        twice: dict[tuple[str, tuple[int, str]], list[str]] = {}
+        for i, entry in enumerate(stage.deploys):
+            where = f"{path}.deploys[{i}]"
+            found = plan.resolve_deploys(entry, stacks)
+            if not found:
+                yield (where, _undeployable(config, entry, stacks))
+            for stack in found:
+                first_stage = staged.setdefault(stack.name, (index, where))
+                if first_stage[0] != index:
+                    twice.setdefault((where, first_stage), []).append(stack.name)
+        for (where, (other_index, first_where)), stack_names in twice.items():
+            other = pipeline.stages[other_index].name
+            listed = ", ".join(map(repr, stack_names))
+            yield (
+                where,
+                f"stack{'s' if len(stack_names) > 1 else ''} {listed} {'are' if len(stack_names) > 1 else 'is'} "
+                f"already deployed by stage {other!r} ({first_where}); every stack is deployed by exactly one "
+                "stage; remove it from one of them",
+            )
+    for stack in stacks:
+        if stack.name not in staged:
+            yield (
+                "pipeline.stages",
+                f"stack {stack.name!r} (account {stack.account!r}, region {stack.region!r}) is deployed by no stage; "
+                f"add {stack.place!r} or {stack.name!r} to the deploys of one stage",
+            )
+    yield from _stage_order_issues(config, pipeline, staged)
+
+
+def _undeployable(config: KmsflowConfig, entry: str, stacks: Sequence[plan.PlannedStack]) -> str:
+    """Why a deploys entry names nothing the app builds."""
+    places = list(dict.fromkeys(s.place for s in stacks))
+    if ":" in entry:
+        account, _, region = entry.partition(":")
+        if account not in config.accounts:
+            return _unknown("account", account, config.accounts)
+        if region not in config.regions:
+            return _unknown("region", region, config.regions)
+        return (
+            f"the app builds no stack in account {account!r}, region {region!r}{did_you_mean(entry, places)}; "
+            f"places with stacks: {', '.join(places) or 'none'}; remove it or fix the place"
+        )
+    if (
+        config.pipeline is not None
+        and config.pipeline.github is not None
+        and entry == ci_stack_name(config.pipeline.github.account)
+    ):
+        return (
+            f"{entry!r} is the CI stack of pipeline.github: it deploys the stages, so it is deployed by hand once, "
+            "not by a stage; remove it"
+        )
+    return (
+        f"unknown stack {entry!r}{did_you_mean(entry, [s.name for s in stacks])}; write a place <account>:<region> "
+        f"(places with stacks: {', '.join(places) or 'none'}) or the name of a stack the app builds"
+    )
+
+
+def _stage_order_issues(
+    config: KmsflowConfig, pipeline: PipelineConfig, staged: Mapping[str, tuple[int, str]]
+) -> Iterator[Issue]:
+    """No stack is deployed by an earlier stage than a stack it depends on (the same stage is fine: ``cdk deploy``
+    orders the stacks of one deployment by their dependencies)."""
+    for dep in plan.dependencies(config):
+        if dep.stack not in staged or dep.after not in staged:
+            continue
+        (stage, where), (before, before_where) = staged[dep.stack], staged[dep.after]
+        if stage < before:
+            yield (
+                where,
+                f"stack {dep.stack!r} is deployed by stage {pipeline.stages[stage].name!r}, before stage "
+                f"{pipeline.stages[before].name!r} ({before_where}) deploys {dep.after!r}; {dep.why} ({dep.path}); "
+                "deploy it in the same stage or a later one",
+            )
 
 
 def _workflow_issues(config: KmsflowConfig) -> Iterator[Issue]:

@@ -57,6 +57,15 @@ def share_target_stack_name(account: str, region: str) -> str:
     return SHARE_TARGET_STACK.format(account=account, region=region)
 
 
+CI_STACK = "kmsflow-ci-{account}"
+
+
+def ci_stack_name(account: str) -> str:
+    """The CI stack of ``pipeline.github`` in an account (configuration name): GitHub's OIDC provider and the deploy
+    role. One per account, because IAM holds one OIDC provider per issuer URL per account."""
+    return CI_STACK.format(account=account)
+
+
 #: IAM's limit on a role name.
 MAX_ROLE_NAME = 64
 
