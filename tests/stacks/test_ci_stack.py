@@ -161,3 +161,31 @@ def test_the_plan_names_exactly_the_stacks_the_app_builds(default_templates: dic
     """The pipeline checks read kmsflow.plan instead of synthesizing: it must name what populate builds."""
     config = load_config(ROOT / "kmsflow.yaml")
     assert sorted(s.name for s in planned_stacks(config)) == sorted(default_templates)
+
+
+def test_the_service_path_table_lets_exactly_the_configured_tokens_assume_the_deploy_role(
+    outdir: Path, templates: dict[str, dict[str, Any]]
+) -> None:
+    """moto enforces no trust policy: STS's request for each allowed subject is answered by the evaluator against
+    the synthesized trust, and each near-miss (another repository, branch or environment, a pull request, another
+    audience, another provider) is denied."""
+    from kmsflow.policy.assembly import Assembly
+    from kmsflow.policy.service_paths import service_paths
+
+    assembly = Assembly.from_directory(outdir)
+    rows = [row for row in service_paths(assembly) if row.service == "GitHub Actions"]
+    assert sorted(str(row.request.context["token.actions.githubusercontent.com:sub"]) for row in rows) == sorted(
+        [f"repo:{REPOSITORY}:ref:refs/heads/main"] + [f"repo:{REPOSITORY}:environment:{s['name']}" for s in STAGES]
+    )
+    assert [row.decide(assembly).reason for row in rows if not row.decide(assembly).allowed] == []
+    allowed = [
+        f"{row} -- {miss.why}" for row in rows for miss in row.near_misses if row.decide(assembly, miss.request).allowed
+    ]
+    assert allowed == []
+    assert {miss.why for row in rows for miss in row.near_misses} == {
+        "for another repository",
+        "for another branch or environment",
+        "for a pull request",
+        "for another audience",
+        "from another identity provider",
+    }

@@ -28,7 +28,7 @@ from kmsflow.lambdas.snapshot_copy.job import SNAPSHOT_PREFIX, TAG_JOB_ID
 from kmsflow.lambdas.snapshot_share.grants import GRANT_OPERATIONS
 from kmsflow.policy.assembly import Assembly, Resource, authorize
 from kmsflow.policy.document import as_list, statements
-from kmsflow.policy.model import ContextValue, Decision, Policy, Principal, Request
+from kmsflow.policy.model import ContextValue, Decision, Policy, Principal, PrincipalKind, Request
 
 SECURE, SOURCE_ARN, SOURCE_ACCOUNT, VIA = "aws:SecureTransport", "aws:SourceArn", "aws:SourceAccount", "kms:ViaService"
 TRAIL_CONTEXT = "kms:EncryptionContext:aws:cloudtrail:arn"
@@ -105,6 +105,14 @@ SHARE_ASSUME = (
     "context keys' (aws:PrincipalArn): "
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html"
 )
+GITHUB_OIDC = (
+    "IAM User Guide, 'Create a role for OpenID Connect federation' and GitHub Docs, 'Configuring OpenID Connect in "
+    "Amazon Web Services' (token.actions.githubusercontent.com:aud and :sub): "
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html"
+)
+#: The condition-key prefix of GitHub Actions' OIDC claims, and the claims a deploy role's trust tests.
+GITHUB_CLAIMS = "token.actions.githubusercontent.com"
+GITHUB_AUD, GITHUB_SUB = f"{GITHUB_CLAIMS}:aud", f"{GITHUB_CLAIMS}:sub"
 DEPLOY_ROLE = (
     "CDK Developer Guide, 'Bootstrapping' (the CloudFormation execution role, AdministratorAccess by "
     "default) and KMS Developer Guide, 'Default key policy' (IAM decides where the key policy delegates "
@@ -734,6 +742,50 @@ def _share_assume_rows(assembly: Assembly) -> Iterator[ServicePath]:
                 )
 
 
+# --- GitHub Actions ------------------------------------------------------------------------------------------
+
+
+def _github_oidc_rows(assembly: Assembly) -> Iterator[ServicePath]:
+    """For every role whose trust admits an OIDC provider with GitHub's ``aud`` and ``sub`` claims (the CI stack's
+    deploy role): STS assumes it for a token of each allowed subject; the same token with another repository,
+    another branch, a pull request's subject, another audience, or from another provider is denied."""
+    for role in assembly.resources("AWS::IAM::Role"):
+        trust = _value(assembly, role, "AssumeRolePolicyDocument")
+        for _, statement in statements(trust if isinstance(trust, Mapping) else {}):
+            principal = statement.get("Principal")
+            providers = as_list(principal.get(PrincipalKind.FEDERATED)) if isinstance(principal, Mapping) else []
+            audiences, subjects = _condition_values(statement, GITHUB_AUD), _condition_values(statement, GITHUB_SUB)
+            if statement.get("Effect") != "Allow" or not providers or not audiences:
+                continue
+            federated = Principal(arn=str(providers[0]), kind=PrincipalKind.FEDERATED)
+            for subject in subjects:
+                yield _github_oidc_row(role.arn, federated, audiences[0], subject)
+
+
+def _github_oidc_row(role: str, provider: Principal, audience: str, subject: str) -> ServicePath:
+    assume = _request(provider, "sts:AssumeRoleWithWebIdentity", role, {GITHUB_AUD: audience, GITHUB_SUB: subject})
+    repository = subject.split(":")[1]
+    return ServicePath(
+        service="GitHub Actions",
+        what=f"assumes {role} for {subject}",
+        source=GITHUB_OIDC,
+        request=assume,
+        near_misses=(
+            NearMiss(
+                why="for another repository",
+                request=_with(assume, {GITHUB_SUB: subject.replace(f":{repository}:", f":{repository}-fork:", 1)}),
+            ),
+            NearMiss(why="for another branch or environment", request=_with(assume, {GITHUB_SUB: f"{subject}-other"})),
+            NearMiss(why="for a pull request", request=_with(assume, {GITHUB_SUB: f"repo:{repository}:pull_request"})),
+            NearMiss(why="for another audience", request=_with(assume, {GITHUB_AUD: "another-audience"})),
+            NearMiss(
+                why="from another identity provider",
+                request=replace(assume, principal=replace(provider, arn=f"{provider.arn}-other")),
+            ),
+        ),
+    )
+
+
 # --- The deploying principal ----------------------------------------------------------------------------------
 
 
@@ -781,5 +833,6 @@ _BUILDERS: Sequence[Callable[[Assembly], Iterator[ServicePath]]] = (
     _snapshot_delete_rows,
     _share_grant_rows,
     _share_assume_rows,
+    _github_oidc_rows,
     _deploy_rows,
 )
