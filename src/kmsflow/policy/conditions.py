@@ -27,7 +27,7 @@ import binascii
 import ipaddress
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
@@ -293,6 +293,17 @@ def _block_holds(name: str, block: Any, context: Context) -> bool:
         _key_holds(parsed, [_policy_text(v) for v in as_list(values)], context.get(str(key).lower(), ()))
         for key, values in block.items()
     )
+
+
+def condition_pairs(condition: Any) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """Each (operator, key, values) of a ``Condition`` block as written, the values as IAM reads them (JSON
+    ``true`` is ``"true"``); pairs of an odd shape are skipped, not raised on (the evaluator reports those)."""
+    if not isinstance(condition, Mapping):
+        return
+    for name, block in condition.items():
+        if isinstance(block, Mapping):
+            for key, values in block.items():
+                yield str(name), str(key), tuple(_policy_text(value) for value in as_list(values))
 
 
 def _policy_text(value: Any) -> str:

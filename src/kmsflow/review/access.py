@@ -23,7 +23,7 @@ from functools import cached_property
 from typing import Any
 
 from kmsflow.policy.assembly import Assembly
-from kmsflow.policy.conditions import wildcard_match
+from kmsflow.policy.conditions import condition_pairs, wildcard_match
 from kmsflow.policy.document import as_list, flatten, root_account, statements
 from kmsflow.policy.evaluate import action_matches, evaluate, names_principal
 from kmsflow.policy.model import ANYONE, Decision, Match, Policy, Principal, PrincipalKind, Request
@@ -83,16 +83,12 @@ class IdentityIndex:
     def arns(self) -> frozenset[str]:
         return frozenset(self._assembly.identities())
 
-    def account_of(self, arn: str) -> str | None:
-        fields = arn.split(":", 5)
-        return fields[4] if len(fields) == 6 and fields[4] else None
-
     def reaching(self, key_arn: str, accounts: Iterable[str]) -> list[str]:
         """The identities of ``accounts`` with an Allow statement that could name ``key_arn``, sorted."""
         wanted = set(accounts)
         found = set(self._exact.get(key_arn, ())) | self._everywhere
         found.update(arn for pattern, arn in self._patterns if wildcard_match(key_arn, pattern))
-        return sorted(arn for arn in found if self.account_of(arn) in wanted)
+        return sorted(arn for arn in found if _account(arn) in wanted)
 
     def _index(self, arn: str, policy: Policy) -> None:
         for _, statement in statements(policy.document):
@@ -257,21 +253,10 @@ def _path_facts(principal: str, actions: Sequence[str], decision: Decision, key_
 def statement_conditions(match: Match) -> tuple[Condition, ...]:
     """Every condition of the matched statement, those the evaluator decided for this principal included
     (``kms:CallerAccount`` of a named role): a fact shows its conditions in full, never a reduced form."""
-    block = match.ref.statement.get("Condition")
-    if not isinstance(block, Mapping):
-        return ()
     return tuple(
-        Condition(operator=str(operator), key=str(key), values=tuple(sorted(_text(v) for v in as_list(values))))
-        for operator, pairs in block.items()
-        if isinstance(pairs, Mapping)
-        for key, values in pairs.items()
+        Condition(operator=operator, key=key, values=tuple(sorted(values)))
+        for operator, key, values in condition_pairs(match.ref.statement.get("Condition"))
     )
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _source(match: Match, key_policy: Policy) -> Source:

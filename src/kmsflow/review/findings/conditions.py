@@ -10,10 +10,10 @@ them says who may call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator
 
-from kmsflow.policy.document import Statement, as_list
+from kmsflow.policy.conditions import condition_pairs
+from kmsflow.policy.document import Statement
 from kmsflow.review.model import Condition
 
 _MATCHING_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike"})
@@ -41,15 +41,9 @@ def statement_narrowed(statement: Statement, keys: frozenset[str]) -> bool:
     return any(narrows(operator, key, values, keys) for operator, key, values in statement_conditions(statement))
 
 
-def statement_conditions(statement: Statement) -> Iterator[tuple[str, str, list[str]]]:
-    """A statement's ``Condition`` block as (operator, key, values); odd shapes are skipped, not raised on."""
-    block: Any = statement.get("Condition")
-    if not isinstance(block, Mapping):
-        return
-    for operator, tests in block.items():
-        if isinstance(tests, Mapping):
-            for key, values in tests.items():
-                yield str(operator), str(key), [str(value) for value in as_list(values)]
+def statement_conditions(statement: Statement) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """A statement's ``Condition`` block as (operator, key, values), as the evaluator reads it."""
+    return condition_pairs(statement.get("Condition"))
 
 
 def _matches_all(value: str) -> bool:
