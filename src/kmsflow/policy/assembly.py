@@ -579,6 +579,7 @@ class Assembly:
             self._stacks[stack.name] = stack
         self._resolver = _Resolver(self._stacks)
         self._identity_policy_cache: dict[_IamIdentity, list[Policy]] = {}
+        self._resource_policy_cache: dict[str, tuple[Policy, str, bool] | None] = {}
 
     @classmethod
     def from_templates(cls, stacks: Iterable[StackTemplate]) -> Assembly:
@@ -682,9 +683,14 @@ class Assembly:
 
         A KMS alias ARN stands for its target key. Key policies (the KMS default when a key has none), S3
         bucket policies (for the bucket and its objects), SNS topic policies, SQS queue policies and role trust
-        policies (for ``sts:AssumeRole``) are found."""
-        arn = self.alias_target(resource_arn) or resource_arn
-        return self._own_resource_policy(arn) or self._attached_resource_policy(arn)
+        policies (for ``sts:AssumeRole``) are found. Resolved once per ARN (a review asks for every key's policy
+        in several places; the same :class:`Policy` object comes back each time)."""
+        if resource_arn not in self._resource_policy_cache:
+            arn = self.alias_target(resource_arn) or resource_arn
+            self._resource_policy_cache[resource_arn] = self._own_resource_policy(
+                arn
+            ) or self._attached_resource_policy(arn)
+        return self._resource_policy_cache[resource_arn]
 
     def alias_target(self, alias_arn: str) -> str | None:
         """The key ARN an ``AWS::KMS::Alias`` of the assembly points at (KMS authorizes a request made through
