@@ -168,14 +168,14 @@ def parse_context(pairs: list[str]) -> dict[str, str]:
 def check_filter(keys: list[str], accounts: list[str]) -> None:
     """Exit 2 unless every --key-id is a key ARN (encrypted data keys name their key by ARN) and every
     --discovery-account a 12-digit account id."""
-    from kmsflow.envelope.arns import parse_key_arn
+    from kmsflow.envelope.arns import ACCOUNT_ID_DIGITS, KEY_ARN_FORM, is_account_id, parse_key_arn
 
     for key in keys:
         if parse_key_arn(key) is None:
-            _die(EXIT_ARGS, f"--key-id {key!r} is not a key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+            _die(EXIT_ARGS, f"--key-id {key!r} is not a key ARN ({KEY_ARN_FORM})")
     for account in accounts:
-        if not (len(account) == 12 and account.isdigit()):
-            _die(EXIT_ARGS, f"--discovery-account {account!r} is not a 12-digit AWS account id")
+        if not is_account_id(account):
+            _die(EXIT_ARGS, f"--discovery-account {account!r} is not a {ACCOUNT_ID_DIGITS}-digit AWS account id")
 
 
 # --- the two operations ----------------------------------------------------------------------------------
