@@ -12,7 +12,7 @@ export PATH := $(NODE_BIN):$(BIN):$(PATH)
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: help setup browser synth review review-pr test lint bench demo clean
+.PHONY: help setup browser synth review review-pr workflows deploy test lint bench demo clean
 
 help:
 	@echo "make synth   set up, synthesize kmsflow.yaml offline into cdk.out/, run cdk-nag"
@@ -20,6 +20,10 @@ help:
 	@echo "make review-pr BASE=<git ref>"
 	@echo "             synthesize the working tree and BASE (a temporary git worktree, same pinned tools), then"
 	@echo "             kmsflow review --baseline in all four formats into cdk.out/review-pr/; fails on high findings"
+	@echo "make workflows"
+	@echo "             write .github/workflows/ (pull-request.yml; deploy.yml with pipeline.github) from kmsflow.yaml"
+	@echo "make deploy DIGEST=sha256:<hex> STACKS=\"<stack> ...\""
+	@echo "             what a deploy job runs: cdk deploy of cdk.out as it is (no synth), if its digest is DIGEST"
 	@echo "make test    set up, run the whole test suite"
 	@echo "make lint    ruff + mypy --strict"
 	@echo "make demo    move an RDS instance, Aurora cluster and EBS volume across regions, then share snapshots"
@@ -75,6 +79,20 @@ review: synth
 # the --fail-on high gate) is in scripts/review_pr.py. FULL_REPORT, if set, is where a cut Markdown report points.
 review-pr: setup
 	$(BIN)/python scripts/review_pr.py --base="$(BASE)" $(if $(FULL_REPORT),--full-report "$(FULL_REPORT)")
+
+# The GitHub Actions workflows that kmsflow.yaml implies (kmsflow.delivery.github_workflows): run after changing
+# `pipeline:` and commit the result; a test fails while the committed files differ.
+workflows: setup
+	$(BIN)/kmsflow delivery github-workflows
+
+# What each stage's deploy job runs once it has credentials: the reviewed assembly in cdk.out, deployed as it is
+# (`--app cdk.out`: no synth between review and deploy) and only if its digest is the review job's DIGEST; STACKS
+# are the stage's stacks (`--exclusively`: the earlier stages deployed what they depend on).
+deploy: setup
+	@test -n "$(DIGEST)" || { echo "make deploy: DIGEST=<the reviewed assembly's digest> is required" >&2; exit 2; }
+	@test -n "$(STACKS)" || { echo 'make deploy: STACKS="<stack> ..." is required' >&2; exit 2; }
+	$(BIN)/kmsflow delivery digest cdk.out --expect "$(DIGEST)"
+	npx cdk deploy --app cdk.out --exclusively --require-approval never --ci $(STACKS)
 
 test: setup browser
 	$(BIN)/pytest

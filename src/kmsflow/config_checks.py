@@ -78,6 +78,12 @@ def semantic_issues(config: KmsflowConfig) -> list[Issue]:
 def _pipeline_issues(config: KmsflowConfig, pipeline: PipelineConfig) -> Iterator[Issue]:
     """The delivery places are declared; stage names are unique; every stack the app builds is deployed by exactly
     one stage, and no stage deploys a stack before one it depends on (kmsflow.plan.dependencies)."""
+    if pipeline.github is not None and pipeline.codepipeline is not None:
+        yield (
+            "pipeline.codepipeline",
+            "pipeline.github and pipeline.codepipeline both deploy the stages: two deployers of the same stacks race "
+            "each other; keep one (pull requests are reviewed by the pull-request workflow either way)",
+        )
     for section, delivery in (("github", pipeline.github), ("codepipeline", pipeline.codepipeline)):
         if delivery is None:
             continue

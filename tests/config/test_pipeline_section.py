@@ -38,15 +38,24 @@ def with_pipeline(stage_list: list[dict[str, Any]] | None = None, **sections: An
     return dump(data)
 
 
-def test_the_default_configuration_has_no_pipeline() -> None:
-    assert loads(dump(default_data())).pipeline is None
+def test_the_default_configuration_deploys_through_github_stage_by_stage() -> None:
+    pipeline = loads(dump(default_data())).pipeline
+    assert pipeline is not None
+    assert pipeline.codepipeline is None
+    assert [(s.name, s.deploys, s.approval) for s in pipeline.stages] == [
+        (stage["name"], stage["deploys"], approval) for stage, approval in zip(STAGES, (True, True, False), strict=True)
+    ]
+    assert (pipeline.github.account, pipeline.github.repository, pipeline.github.branch) == (
+        "security",
+        "example-org/kmsflow-keys",
+        "main",
+    )
 
 
 def test_a_valid_section_with_defaults() -> None:
     data = default_data()
     data["pipeline"] = {
         "stages": [*STAGES[:2], {**STAGES[2], "approval": True}],
-        "github": {"account": "security", "repository": "example/kmsflow"},
         "codepipeline": {
             "account": "security",
             "region": "primary",
@@ -63,8 +72,10 @@ def test_a_valid_section_with_defaults() -> None:
         ("workloads", False),
         ("partner", True),
     ]
-    assert (pipeline.github.branch, pipeline.github.region) == ("main", None)
+    assert pipeline.github is None
     assert pipeline.codepipeline.branch == "release"
+    github = loads(with_pipeline()).pipeline.github
+    assert (github.branch, github.region) == ("main", None)
     every = [s.name for s in plan.planned_stacks(config)]
     assert len(every) == len(set(every)) == 12
 
@@ -342,3 +353,17 @@ def test_pipeline_accounts_and_regions_are_declared() -> None:
 def test_at_least_one_stage() -> None:
     text = with_pipeline([])
     expect_issue(text, P, line_of(text, "stages:"), "name at least one stage")
+
+
+def test_github_and_codepipeline_do_not_both_deploy() -> None:
+    section = {
+        "account": "security",
+        "region": "primary",
+        "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/"
+        "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+        "repository": "example/kmsflow",
+    }
+    text = with_pipeline(codepipeline=section)
+    issue = expect_issue(text, "pipeline.codepipeline", line_of(text, "codepipeline:"))
+    assert "pipeline.github and pipeline.codepipeline both deploy the stages" in issue.message
+    assert "keep one" in issue.message

@@ -16,11 +16,12 @@ from kmsflow.config import load_config, parse_config
 from kmsflow.plan import planned_stacks
 
 ROOT = Path(__file__).resolve().parents[2]
-REPOSITORY = "example/kmsflow"
+#: The default configuration's `pipeline:` section (kmsflow.yaml), whose app every test here reads.
+REPOSITORY = "example-org/kmsflow-keys"
 STAGES = [
-    {"name": "security", "deploys": ["security:primary", "security:secondary"]},
+    {"name": "security", "approval": True, "deploys": ["security:primary", "security:secondary"]},
     {"name": "workloads", "approval": True, "deploys": ["workloads:primary", "workloads:secondary"]},
-    {"name": "partner", "approval": True, "deploys": ["partner:primary", "partner:secondary"]},
+    {"name": "partner", "deploys": ["partner:primary", "partner:secondary"]},
 ]
 ACCOUNTS = {"security": "111111111111", "workloads": "222222222222", "partner": "333333333333"}
 REGIONS = ("eu-west-1", "eu-central-1")
@@ -34,17 +35,23 @@ def synth(data: dict[str, Any], outdir: Path) -> dict[str, dict[str, Any]]:
     return {p.name.removesuffix(".template.json"): json.loads(p.read_text()) for p in outdir.glob("*.template.json")}
 
 
-@pytest.fixture(scope="module")
-def outdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cdk.out")
-
-
-@pytest.fixture(scope="module")
-def templates(outdir: Path) -> dict[str, dict[str, Any]]:
-    """The default configuration's app with a pipeline section, account by account."""
+def test_the_default_configuration_is_the_one_read_here() -> None:
     data = yaml.safe_load((ROOT / "kmsflow.yaml").read_text(encoding="utf-8"))
-    data["pipeline"] = {"github": {"account": "security", "repository": REPOSITORY}, "stages": STAGES}
-    return synth(data, outdir)
+    assert data["pipeline"] == {
+        "stages": STAGES,
+        "github": {"account": "security", "repository": REPOSITORY, "branch": "main"},
+    }
+
+
+@pytest.fixture(scope="module")
+def outdir(default_outdir: Path) -> Path:
+    return default_outdir
+
+
+@pytest.fixture(scope="module")
+def templates(default_templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The default configuration's app (session-wide: synthesized once for the whole suite)."""
+    return default_templates
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +100,10 @@ def test_the_role_trusts_exactly_the_repository_branch_and_stage_environments(ci
     assert set(conditions) == {"token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub"}
     assert conditions["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
     assert set(conditions["token.actions.githubusercontent.com:sub"]) == {
-        "repo:example/kmsflow:ref:refs/heads/main",
-        "repo:example/kmsflow:environment:security",
-        "repo:example/kmsflow:environment:workloads",
-        "repo:example/kmsflow:environment:partner",
+        "repo:example-org/kmsflow-keys:ref:refs/heads/main",
+        "repo:example-org/kmsflow-keys:environment:security",
+        "repo:example-org/kmsflow-keys:environment:workloads",
+        "repo:example-org/kmsflow-keys:environment:partner",
     }
     assert role["MaxSessionDuration"] == 3600
     assert role["RoleName"] == "kmsflow-ci-deploy"
@@ -122,10 +129,6 @@ def test_the_role_may_only_assume_the_bootstrap_roles_of_the_stages(ci: dict[str
 def test_the_deploy_role_arn_is_an_output(ci: dict[str, Any]) -> None:
     (lid,) = [lid for lid, r in ci["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
     assert ci["Outputs"]["DeployRoleArn"]["Value"] == {"Fn::GetAtt": [lid, "Arn"]}
-
-
-def test_the_default_app_has_no_ci_stack(default_templates: dict[str, dict[str, Any]]) -> None:
-    assert not [name for name in default_templates if name.startswith("kmsflow-ci-")]
 
 
 def test_the_region_and_branch_and_targets_follow_the_configuration(tmp_path: Path) -> None:
@@ -160,7 +163,8 @@ def test_the_region_and_branch_and_targets_follow_the_configuration(tmp_path: Pa
 def test_the_plan_names_exactly_the_stacks_the_app_builds(default_templates: dict[str, dict[str, Any]]) -> None:
     """The pipeline checks read kmsflow.plan instead of synthesizing: it must name what populate builds."""
     config = load_config(ROOT / "kmsflow.yaml")
-    assert sorted(s.name for s in planned_stacks(config)) == sorted(default_templates)
+    # ... and the CI stack, which no stage deploys.
+    assert sorted([*(s.name for s in planned_stacks(config)), "kmsflow-ci-security"]) == sorted(default_templates)
 
 
 def test_the_service_path_table_lets_exactly_the_configured_tokens_assume_the_deploy_role(

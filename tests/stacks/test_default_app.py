@@ -26,6 +26,8 @@ STACKS = {
     "kmsflow-audit-partner-primary": "333333333333",
     "kmsflow-share-target-partner-primary": "333333333333",
     "kmsflow-share-target-partner-secondary": "333333333333",
+    # Delivery: the GitHub OIDC provider and the deploy role of pipeline.github (deployed by hand, in no stage).
+    "kmsflow-ci-security": "111111111111",
 }
 
 

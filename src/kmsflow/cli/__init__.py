@@ -1,5 +1,5 @@
 """The ``kmsflow`` command: ``config check``, ``keys import-material``, ``audit usage``, ``copy``, ``share``,
-``review`` and ``envelope``.
+``review``, ``envelope`` and ``delivery``.
 
 Every command prints errors as one readable message on stderr and exits non-zero, never with a traceback:
 2 for invalid configuration or arguments (as ``cdk synth`` does) or an unreadable cloud assembly, 1 for a failed
@@ -17,6 +17,7 @@ from kmsflow import __version__
 from kmsflow.cli.audit import app as audit_app
 from kmsflow.cli.config import app as config_app
 from kmsflow.cli.copy import app as copy_app
+from kmsflow.cli.delivery import app as delivery_app
 from kmsflow.cli.envelope import app as envelope_app
 from kmsflow.cli.keys import app as keys_app
 from kmsflow.cli.review import app as review_app
@@ -53,6 +54,7 @@ app.add_typer(copy_app, name="copy")
 app.add_typer(share_app, name="share")
 app.add_typer(review_app)
 app.add_typer(envelope_app, name="envelope")
+app.add_typer(delivery_app, name="delivery")
 
 
 def main() -> None:

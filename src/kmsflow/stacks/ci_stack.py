@@ -12,9 +12,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from kmsflow.constructs.delivery import GithubOidcDeployRole
-
-#: The deploy role's name: a fixed name, so that a workflow's ``role-to-assume`` is known before the first deploy.
-CI_DEPLOY_ROLE = "kmsflow-ci-deploy"
+from kmsflow.stacks.naming import CI_DEPLOY_ROLE
 
 
 class CiStack(Stack):

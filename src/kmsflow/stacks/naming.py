@@ -66,6 +66,10 @@ def ci_stack_name(account: str) -> str:
     return CI_STACK.format(account=account)
 
 
+#: The CI stack's deploy role: a fixed name, so that a workflow's ``role-to-assume`` is known before the first deploy.
+CI_DEPLOY_ROLE = "kmsflow-ci-deploy"
+
+
 #: IAM's limit on a role name.
 MAX_ROLE_NAME = 64
 
@@ -92,3 +96,12 @@ def checked_role_name(name: str, *, field: str) -> str:
             field=field,
         )
     return name
+
+
+PIPELINE_STACK = "kmsflow-pipeline-{account}-{region}"
+
+
+def pipeline_stack_name(account: str, region: str) -> str:
+    """The CDK Pipelines stack of ``pipeline.codepipeline`` (account name, region name of the configuration): the
+    pipeline that deploys every stage. Not part of any stage; it updates itself once deployed by hand."""
+    return PIPELINE_STACK.format(account=account, region=region)
