@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from kmsflow.cli import app
 from kmsflow.config import KmsflowConfig, load_config, parse_config
@@ -62,21 +62,16 @@ def committed() -> dict[str, dict[str, Any]]:
 # --- drift -----------------------------------------------------------------------------------------------------
 
 
+def check_with_cli(directory: Path) -> Result:
+    """`kmsflow delivery github-workflows --check` of the repository's kmsflow.yaml against ``directory``."""
+    args = ["delivery", "github-workflows", "--check", "--config", str(ROOT / "kmsflow.yaml"), "--directory"]
+    return CliRunner().invoke(app, [*args, str(directory)])
+
+
 def test_the_committed_workflows_are_what_kmsflow_yaml_implies(default_config: KmsflowConfig) -> None:
     assert drift(default_config, WORKFLOWS) == []
     assert sorted(p.name for p in WORKFLOWS.iterdir()) == [DEPLOY_FILE, PULL_REQUEST_FILE]
-    result = CliRunner().invoke(
-        app,
-        [
-            "delivery",
-            "github-workflows",
-            "--check",
-            "--config",
-            str(ROOT / "kmsflow.yaml"),
-            "--directory",
-            str(WORKFLOWS),
-        ],
-    )
+    result = check_with_cli(WORKFLOWS)
     assert result.exit_code == 0, result.output
 
 
@@ -92,18 +87,7 @@ def test_a_drift_is_reported_with_the_fix(default_config: KmsflowConfig, tmp_pat
         f"{tmp_path / PULL_REQUEST_FILE} is missing; {deploy} differs from what the configuration implies; run "
         "`make workflows` (kmsflow delivery github-workflows) and commit the result"
     )
-    result = CliRunner().invoke(
-        app,
-        [
-            "delivery",
-            "github-workflows",
-            "--check",
-            "--config",
-            str(ROOT / "kmsflow.yaml"),
-            "--directory",
-            str(tmp_path),
-        ],
-    )
+    result = check_with_cli(tmp_path)
     assert result.exit_code == 1
     assert "differs from what the configuration implies" in result.stderr
 
