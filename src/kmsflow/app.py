@@ -1,5 +1,9 @@
 """From configuration to a CDK app: one keys stack per (account, region), tags, and cdk-nag.
 
+With ``pipeline.codepipeline``, every stack is built inside the ``cdk.Stage`` of the pipeline stage that deploys it
+(construct id: the stage's name; stack names unchanged), and the pipeline stack at the top level; otherwise every
+stack is at the top level (:class:`Placement`).
+
 ``app.py`` at the top of the repository calls :func:`main`; tests and benchmarks call :func:`new_app` and
 :func:`populate` to build the same app in process.
 """
@@ -26,6 +30,7 @@ from constructs import Construct
 from kmsflow.config import (
     DEFAULT_CONFIG,
     AuditConfig,
+    CodePipelineConfig,
     GithubConfig,
     KeyConfig,
     KmsflowConfig,
@@ -44,7 +49,14 @@ from kmsflow.constructs.keys import (
 from kmsflow.constructs.nag import KmsflowChecks
 from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KmsflowError
-from kmsflow.plan import keys_places, multi_region_places, planned_stacks, resolve_deploys, workflow_places
+from kmsflow.plan import (
+    dependencies,
+    keys_places,
+    multi_region_places,
+    planned_stacks,
+    resolve_deploys,
+    workflow_places,
+)
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
 from kmsflow.stacks.naming import (
@@ -52,6 +64,7 @@ from kmsflow.stacks.naming import (
     audit_stack_name,
     ci_stack_name,
     keys_stack_name,
+    pipeline_stack_name,
     share_external_id,
     share_target_stack_name,
     workflows_stack_name,
@@ -59,6 +72,7 @@ from kmsflow.stacks.naming import (
 
 if TYPE_CHECKING:
     from kmsflow.constructs.keys.key import KeyGrants
+    from kmsflow.stacks.pipeline_stack import PipelineStack
     from kmsflow.stacks.share_target_stack import ShareTargetStack
     from kmsflow.stacks.workflows_stack import WorkflowsStack
 
@@ -95,9 +109,10 @@ def populate(
     A key that a construct refuses raises :class:`ConfigError` naming ``source`` and ``keys[i]``.
     """
     multi_region = multi_region_places(config)
+    placement = Placement(app, config)
     stacks = {
         (account, region): KeysStack(
-            app,
+            placement.scope(keys_stack_name(account, region)),
             keys_stack_name(account, region),
             stack_name=keys_stack_name(account, region),
             description=f"kmsflow: customer managed KMS keys of account {account!r} in region {region!r}",
@@ -118,10 +133,11 @@ def populate(
             placed[key.name, key.region] = primary
             _acknowledge(primary, key)
             for region in key.replicas:
-                replica = stacks[(key.account, region)].add_replica(
+                replica_stack = stacks[(key.account, region)]
+                replica = replica_stack.add_replica(
                     ReplicaDefinition(
                         name=key.name,
-                        primary=primary,
+                        primary=placement.key_for(replica_stack, primary),
                         description=key.description or None,
                         aliases=key.aliases,
                         enabled=key.enabled,
@@ -132,18 +148,65 @@ def populate(
                 placed[key.name, region] = replica
                 _acknowledge(replica, key)
     if config.audit is not None:
-        _add_audit(app, config, config.audit, source)
-    _add_workflows(app, config, placed, source)
+        _add_audit(placement, config, config.audit, source)
+    _add_workflows(placement, config, placed, source)
     if config.pipeline is not None and config.pipeline.github is not None:
         _add_ci(app, config, config.pipeline, config.pipeline.github)
     for tag, value in config.tags.items():
-        cdk.Tags.of(app).add(tag, value)
+        # Tags are an aspect, and aspects stop at a Stage: each stage is tagged as the app is.
+        for scope in (app, *placement.stages.values()):
+            cdk.Tags.of(scope).add(tag, value)
+    if config.pipeline is not None and config.pipeline.codepipeline is not None:
+        # Last: building the pipeline synthesizes each stage, after which nothing added to a stage counts.
+        _add_pipeline(placement, config, config.pipeline, config.pipeline.codepipeline)
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), NIST80053R5Checks(app), KmsflowChecks(app))
     return {stack.stack_name: stack for stack in stacks.values()}
 
 
-def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: str) -> list[Stack]:
+class Placement:
+    """Where each stack is built and how a stack uses a key of another: without ``pipeline.codepipeline``, every
+    stack at the top of ``app`` and keys used directly (CDK's references); with it, each stack in the ``cdk.Stage``
+    of the stage that deploys it (``stages``, by stage name) and a key of another stage used through
+    :func:`~kmsflow.constructs.keys.stage_reference.stage_reference` (CDK refuses references across Stages)."""
+
+    def __init__(self, app: cdk.App, config: KmsflowConfig) -> None:
+        self.app = app
+        self.stages: dict[str, cdk.Stage] = {}
+        #: stack name -> the name of the stage that deploys it (the first, as the configuration checks count)
+        self.stage_of: dict[str, str] = {}
+        pipeline = config.pipeline
+        if pipeline is None or pipeline.codepipeline is None:
+            return
+        planned = planned_stacks(config)
+        for stage in pipeline.stages:
+            self.stages[stage.name] = cdk.Stage(app, stage.name)
+            for entry in stage.deploys:
+                for stack in resolve_deploys(entry, planned):
+                    self.stage_of.setdefault(stack.name, stage.name)
+
+    @property
+    def staged(self) -> bool:
+        """Whether stacks are built inside stages (``pipeline.codepipeline``)."""
+        return bool(self.stages)
+
+    def scope(self, stack_name: str) -> Construct:
+        """The scope of the stack named ``stack_name``: its stage, or the app."""
+        stage = self.stage_of.get(stack_name)
+        return self.app if stage is None else self.stages[stage]
+
+    def key_for(self, consumer: Stack, key: KeyGrants) -> KeyGrants:
+        """``key`` as ``consumer`` may use it: itself within one stage (or without stages), else the reference that
+        reads its ARN at deploy time."""
+        if self.stage_of.get(consumer.stack_name) == self.stage_of.get(key.stack.stack_name):
+            return key
+        # Imported here: the SSM and custom-resource modules load only for a pipeline with cross-stage keys.
+        from kmsflow.constructs.keys.stage_reference import stage_reference
+
+        return stage_reference(key, consumer=consumer)
+
+
+def _add_audit(placement: Placement, config: KmsflowConfig, audit: AuditConfig, source: str) -> list[Stack]:
     """The central audit stack and one per member account (its trail delivering to the central bucket)."""
     # Imported here: the audit stack pulls in the CloudTrail, S3, SNS, Logs and CloudWatch modules of
     # aws-cdk-lib (tens of milliseconds of jsii loading) that an app without `audit:` never needs.
@@ -171,7 +234,7 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
     with _refused_at(source, "audit"):
         name = audit_stack_name(audit.account, audit.region)
         central = AuditStack(
-            app,
+            placement.scope(name),
             name,
             stack_name=name,
             description="kmsflow: CloudTrail audit of every KMS call, with alarms on dangerous key changes",
@@ -188,7 +251,7 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
         for member in members:
             name = audit_stack_name(member, audit.region)
             stack = AuditStack(
-                app,
+                placement.scope(name),
                 name,
                 stack_name=name,
                 description=f"kmsflow: CloudTrail audit of every KMS call in account {member!r}, delivered to the "
@@ -204,12 +267,17 @@ def _add_audit(app: cdk.App, config: KmsflowConfig, audit: AuditConfig, source: 
                 expire_days=None,
                 **common,
             )
-            stack.add_stack_dependency(central, "the central bucket must let this account's trail deliver first")
+            # CDK refuses a dependency between stacks of different Stages; with stages, the stage order check
+            # (pipeline.stages) already puts every member after the central audit stack.
+            if not placement.staged:
+                stack.add_stack_dependency(central, "the central bucket must let this account's trail deliver first")
             stacks.append(stack)
     return stacks
 
 
-def _add_workflows(app: cdk.App, config: KmsflowConfig, placed: dict[tuple[str, str], KeyGrants], source: str) -> None:
+def _add_workflows(
+    placement: Placement, config: KmsflowConfig, placed: dict[tuple[str, str], KeyGrants], source: str
+) -> None:
     """One workflows stack per (account, region) that runs a snapshot copy and/or a snapshot share; the grants their
     keys give them; and the share targets' stacks, one per (target account, target region)."""
     workflows = config.workflows
@@ -218,7 +286,7 @@ def _add_workflows(app: cdk.App, config: KmsflowConfig, placed: dict[tuple[str, 
     targets: dict[tuple[str, str], ShareTargetStack] = {}
     for place in workflow_places(config):
         copy, share = copies.get(place), shares.get(place)
-        stack = _add_workflows_stack(app, config, copy, share, source)
+        stack = _add_workflows_stack(placement, config, copy, share, source)
         if copy is not None and stack.snapshot_copy is not None:
             index, flow = copy
             path = f"workflows.snapshot_copy[{index}]"
@@ -226,7 +294,7 @@ def _add_workflows(app: cdk.App, config: KmsflowConfig, placed: dict[tuple[str, 
                 with _refused_at(source, f"{path}.destination_keys[{i}]"):
                     for region in flow.destination_regions:
                         if (name, region) in placed:
-                            stack.snapshot_copy.grant_destination_key(placed[name, region])
+                            stack.snapshot_copy.grant_destination_key(placement.key_for(stack, placed[name, region]))
         if share is not None and stack.snapshot_share is not None:
             index, flow_ = share
             path = f"workflows.snapshot_share[{index}]"
@@ -236,13 +304,13 @@ def _add_workflows(app: cdk.App, config: KmsflowConfig, placed: dict[tuple[str, 
                     for region in sources:
                         if (name, region) in placed:
                             stack.snapshot_share.grant_sharing_key(
-                                placed[name, region], region=config.region_code(region)
+                                placement.key_for(stack, placed[name, region]), region=config.region_code(region)
                             )
-            _add_share_targets(app, config, flow_, path, placed, targets, source)
+            _add_share_targets(placement, config, flow_, path, placed, targets, source)
 
 
 def _add_workflows_stack(
-    app: cdk.App,
+    placement: Placement,
     config: KmsflowConfig,
     copy: tuple[int, SnapshotCopyConfig] | None,
     share: tuple[int, SnapshotShareConfig] | None,
@@ -302,7 +370,7 @@ def _add_workflows_stack(
         )
     with _refused_at(source, path):
         return WorkflowsStack(
-            app,
+            placement.scope(name),
             name,
             stack_name=name,
             description=description,
@@ -319,7 +387,7 @@ def _add_workflows_stack(
 
 
 def _add_share_targets(
-    app: cdk.App,
+    placement: Placement,
     config: KmsflowConfig,
     share: SnapshotShareConfig,
     path: str,
@@ -340,7 +408,7 @@ def _add_share_targets(
             if stack is None:
                 name = share_target_stack_name(target.account, region)
                 stack = stacks[(target.account, region)] = ShareTargetStack(
-                    app,
+                    placement.scope(name),
                     name,
                     stack_name=name,
                     description="kmsflow: the roles that snapshot shares of other accounts assume to copy shared "
@@ -356,7 +424,12 @@ def _add_share_targets(
                     source_region=source_region,
                     source_regions=[config.region_code(r) for r in sources],
                     external_id=target.external_id or share_external_id(source_id, source_region),
-                    keys=[placed[name, r] for name in target.keys for r in regions if (name, r) in placed],
+                    keys=[
+                        placement.key_for(stack, placed[name, r])
+                        for name in target.keys
+                        for r in regions
+                        if (name, r) in placed
+                    ],
                 )
 
 
@@ -387,6 +460,42 @@ def _add_ci(app: cdk.App, config: KmsflowConfig, pipeline: PipelineConfig, githu
         branch=github.branch,
         environments=[stage.name for stage in pipeline.stages],
         targets=list(dict.fromkeys(targets)),
+        partition=config.partition,
+    )
+
+
+def _add_pipeline(
+    placement: Placement, config: KmsflowConfig, pipeline: PipelineConfig, delivery: CodePipelineConfig
+) -> PipelineStack:
+    """The pipeline stack of ``pipeline.codepipeline``, at the top of the app in its account and region: one
+    pipeline stage per configured stage (its ``cdk.Stage``), in configuration order."""
+    from kmsflow.constructs.delivery import DeliveryStage
+    from kmsflow.stacks.pipeline_stack import PipelineStack
+
+    stacks: dict[str, set[str]] = {}
+    for stack_name, stage_name in placement.stage_of.items():
+        stacks.setdefault(stage_name, set()).add(stack_name)
+    name = pipeline_stack_name(delivery.account, delivery.region)
+    return PipelineStack(
+        placement.app,
+        name,
+        stack_name=name,
+        description=f"kmsflow: the CDK Pipelines pipeline of {delivery.repository} ({delivery.branch}) that deploys "
+        "every stage (deployed by hand once, then updates itself)",
+        env=cdk.Environment(account=config.account_id(delivery.account), region=config.region_code(delivery.region)),
+        connection_arn=delivery.connection_arn,
+        repository=delivery.repository,
+        branch=delivery.branch,
+        stages=[
+            DeliveryStage(
+                name=stage.name,
+                stage=placement.stages[stage.name],
+                approval=stage.approval,
+                stacks=frozenset(stacks.get(stage.name, ())),
+            )
+            for stage in pipeline.stages
+        ],
+        dependencies=[(dep.stack, dep.after) for dep in dependencies(config)],
         partition=config.partition,
     )
 
@@ -486,6 +595,8 @@ def main() -> int:
         populate(app, config, source=path)
     except KmsflowError as err:
         return _failed(outdir, created, f"kmsflow: {err}", 2)
+    except RuntimeError as err:  # with pipeline.codepipeline, building the pipeline synthesizes (validates) stages
+        return _failed(outdir, created, f"kmsflow: synth failed: {_first_line(err)}\n{SYNTH_FAILED_HINT}", 1)
     try:
         app.synth()
     except RuntimeError as err:  # jsii surfaces CDK validation and cdk-nag failures as RuntimeError

@@ -280,8 +280,17 @@ class GithubConfig(_Strict):
 
 
 class CodePipelineConfig(_Strict):
-    """AWS CodePipeline delivery (CDK Pipelines) from a CodeConnections connection; modelled and checked only,
-    the pipeline stack comes later."""
+    """AWS CodePipeline delivery (CDK Pipelines): the ``kmsflow-pipeline-<account>-<region>`` stack
+    (kmsflow.stacks.naming.pipeline_stack_name) in ``account`` and ``region``, whose pipeline builds ``branch`` of
+    ``repository`` from the CodeConnections connection ``connection_arn``, reviews every stage's assembly
+    (``kmsflow review``, failing on a high finding) and deploys the stages in order, each after a manual approval
+    if it has ``approval: true``.
+
+    With this section, every stack the app builds is synthesized inside the ``cdk.Stage`` of the stage that
+    deploys it (nested assembly ``cdk.out/assembly-<stage>``; stack names unchanged), and a stack that uses a key
+    of an earlier stage reads the key's ARN from SSM at deploy time (kmsflow.constructs.keys.stage_reference).
+    The pipeline stack is deployed by hand once (``cdk deploy kmsflow-pipeline-<account>-<region>``), then
+    updates itself; every stage's account and region must be bootstrapped trusting ``account``."""
 
     account: str
     region: str

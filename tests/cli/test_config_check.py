@@ -37,6 +37,12 @@ DEFAULT_LINES = [
     "  workflow snapshot-copy: primary -> secondary -> kmsflow-workflows-workloads-primary",
     "  workflow snapshot-share: workloads primary -> partner [primary, secondary] -> "
     "kmsflow-workflows-workloads-primary, kmsflow-share-target-partner-primary, kmsflow-share-target-partner-secondary",
+    "  stage security, after approval: kmsflow-keys-security-primary, kmsflow-keys-security-secondary, "
+    "kmsflow-audit-security-primary",
+    "  stage workloads, after approval: kmsflow-keys-workloads-primary, kmsflow-keys-workloads-secondary, "
+    "kmsflow-audit-workloads-primary, kmsflow-workflows-workloads-primary",
+    "  stage partner: kmsflow-keys-partner-primary, kmsflow-keys-partner-secondary, kmsflow-audit-partner-primary, "
+    "kmsflow-share-target-partner-primary, kmsflow-share-target-partner-secondary",
     "  principals named in key policies (they must exist before `cdk deploy`; README, 'Before deploy'):",
     "    security:role/KeyAdministrator (keys[data], keys[release-signing], keys[session-tokens], keys[global-data], "
     "audit)",

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from kmsflow.config import DEFAULT_CONFIG
+from kmsflow.delivery.github_workflows import deploy_stages
 from kmsflow.errors import ConfigError
 from kmsflow.stacks.naming import audit_stack_name, keys_stack_name, share_target_stack_name, workflows_stack_name
 
@@ -35,6 +36,10 @@ def check(
         cfg = check_config(path)
     except ConfigError as err:
         typer.echo(f"kmsflow: {err}", err=True)
+        raise typer.Exit(2) from None
+    except RuntimeError as err:  # a construct validation, which pipeline.codepipeline runs while building stages
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        typer.echo(f"kmsflow: {path}: a construct refused the configuration: {first}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{path}: valid; {len(cfg.keys)} key(s), partition {cfg.partition}")
     for key in cfg.keys:
@@ -66,6 +71,10 @@ def check(
                 f"  workflow snapshot-share: {share.account} {share.region} -> {target.account} "
                 f"[{', '.join(target.regions)}] -> {stack}, {stacks}"
             )
+    if cfg.pipeline is not None:
+        for stage in deploy_stages(cfg):
+            approval = ", after approval" if stage.approval else ""
+            typer.echo(f"  stage {stage.name}{approval}: {', '.join(stage.stacks)}")
     principals = cfg.policy_principals()
     if principals:
         typer.echo("  principals named in key policies (they must exist before `cdk deploy`; README, 'Before deploy'):")

@@ -71,11 +71,13 @@ HEADER = (
 
 @dataclass(frozen=True)
 class DeployStage:
-    """One deploy job: the stage's name (its GitHub Environment), its stacks in deploy order, and its job id."""
+    """One stage as a deploy job: its name (its GitHub Environment), its stacks in deploy order, its job id, and
+    whether it is deployed after an approval (the environment's required reviewers, for GitHub)."""
 
     name: str
     stacks: tuple[str, ...]
     job_id: str
+    approval: bool
 
 
 def _q(value: str) -> str:
@@ -227,7 +229,7 @@ def deploy_stages(config: KmsflowConfig) -> list[DeployStage]:
     for index, stage in enumerate(pipeline.stages):
         named = {s.name for entry in stage.deploys for s in resolve_deploys(entry, stacks)}
         ordered = tuple(s.name for s in stacks if s.name in named)
-        stages.append(DeployStage(stage.name, ordered, f"stage-{index + 1}-{stage.name.lower()}"))
+        stages.append(DeployStage(stage.name, ordered, f"stage-{index + 1}-{stage.name.lower()}", stage.approval))
     return stages
 
 

@@ -10,6 +10,7 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from kmsflow.constructs.keys import CustomKeyPolicy, KmsflowKey, KmsflowReplicaKey
+from kmsflow.constructs.keys.key import KeyGrants
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,10 +24,12 @@ class KeyDefinition:
 
 @dataclass(frozen=True, kw_only=True)
 class ReplicaDefinition:
-    """A replica, in this stack's region, of a primary key owned by another stack of the same account."""
+    """A replica, in this stack's region, of a primary key owned by another stack of the same account (the key
+    itself, or, from an earlier pipeline stage, its :class:`~kmsflow.constructs.keys.stage_reference.StageKeyReference`:
+    a replica reads only the primary's settings and ARN)."""
 
     name: str
-    primary: KmsflowKey
+    primary: KeyGrants
     description: str | None
     aliases: Sequence[str]
     enabled: bool

@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from kmsflow.constructs.access_logs import access_log_bucket
 from kmsflow.constructs.nag.acknowledge import acknowledge
 
 #: Why the access-log bucket is not itself logged, encrypted with KMS or replicated: the reasons a reviewer
@@ -43,16 +44,8 @@ class LogBuckets(Construct):
         expire_days: int | None,
     ) -> None:
         super().__init__(scope, id)
-        self.access_log_bucket = s3.Bucket(
-            self,
-            "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
-            lifecycle_rules=[_lifecycle(transition_to_glacier_days, expire_days)],
+        self.access_log_bucket = access_log_bucket(
+            self, "AccessLogs", lifecycle_rules=[_lifecycle(transition_to_glacier_days, expire_days)]
         )
         acknowledge(self.access_log_bucket, ACCESS_LOG_BUCKET_REASONS)
         self.trail_bucket = s3.Bucket(
