@@ -298,7 +298,9 @@ def test_parameters_resolve_to_their_default() -> None:
     }
     refs = [{"Ref": name} for name in parameters]
     assert one(Parameters=parameters).resolve("s", refs) == [
-        "/cdk-bootstrap/x/version",
+        # An SSM parameter type's Default is the parameter's name, not its value (read at deploy time): unresolved
+        # unless a stack of the assembly writes that parameter (below).
+        "<unresolved:s/BootstrapVersion>",
         "3",
         ["a", "b"],
         "<unresolved:s/Free>",
@@ -369,6 +371,48 @@ def test_cdk_cross_region_reference_reads_the_writer_of_the_other_stack() -> Non
     missing = "/cdk/exports/consumer/other"
     assert assembly.resolve("consumer", getatt("ExportsReader8B249524", missing)) == (
         f"<unresolved:consumer/ExportsReader8B249524.{missing}>"
+    )
+
+
+def _ssm_writer(name: str = "/kmsflow/keys/data/arn", *, region: str = "eu-central-1") -> StackTemplate:
+    parameter = res("AWS::SSM::Parameter", Name=name, Type="String", Value=getatt("Key"))
+    return stack("producer", {"Key": res("AWS::KMS::Key"), "KeyArnParameter": parameter}, region=region)
+
+
+def test_an_ssm_parameter_type_reads_the_parameter_a_stack_of_the_same_place_writes() -> None:
+    """kmsflow's keys across pipeline stages (stage_reference): CloudFormation resolves the parameter type at deploy
+    time to the value the producer wrote."""
+    declared = {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/kmsflow/keys/data/arn"}
+    consumer = stack("consumer", region="eu-central-1", Parameters={"KeyArn": declared})
+    assembly = Assembly.from_templates([_ssm_writer(), consumer])
+    assert assembly.resolve("consumer", {"Ref": "KeyArn"}) == f"arn:aws:kms:eu-central-1:{ACCOUNT}:key/producer-Key"
+    # Another region's parameter of that name is not this place's; an unknown one stays unresolved (not its name).
+    elsewhere = Assembly.from_templates([_ssm_writer(region=REGION), consumer])
+    assert elsewhere.resolve("consumer", {"Ref": "KeyArn"}) == "<unresolved:consumer/KeyArn>"
+
+
+def test_an_sdk_call_reading_ssm_in_another_region_reads_the_parameter_written_there() -> None:
+    call = {
+        "service": "SSM",
+        "action": "getParameter",
+        "parameters": {"Name": "/kmsflow/keys/data/arn"},
+        "region": "eu-central-1",
+        "physicalResourceId": {"id": "eu-central-1:/kmsflow/keys/data/arn"},
+    }
+    reader = res("Custom::AWS", ServiceToken="x", Create=json.dumps(call))
+    other = res("Custom::AWS", ServiceToken="x", Create=json.dumps({**call, "action": "describeParameters"}))
+    consumer = stack("consumer", {"Reader": reader, "Other": other})  # in REGION, reading eu-central-1
+    assembly = Assembly.from_templates([_ssm_writer(), consumer])
+    assert assembly.resolve("consumer", getatt("Reader", "Parameter.Value")) == (
+        f"arn:aws:kms:eu-central-1:{ACCOUNT}:key/producer-Key"
+    )
+    assert (
+        assembly.resolve("consumer", getatt("Reader", "Parameter.Name"))
+        == "<unresolved:consumer/Reader.Parameter.Name>"
+    )
+    assert (
+        assembly.resolve("consumer", getatt("Other", "Parameter.Value"))
+        == "<unresolved:consumer/Other.Parameter.Value>"
     )
 
 

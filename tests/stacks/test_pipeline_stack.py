@@ -9,6 +9,7 @@ of two stages. Synthesized once per module with every cdk-nag pack (synth raises
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +315,35 @@ def test_the_workflows_read_keys_of_an_earlier_stage_and_no_stack_imports_across
     for template in (workflows, replicas):
         assert "Fn::ImportValue" not in json.dumps(template)
         assert "Custom::CrossRegionExportReader" not in json.dumps(template)
+
+
+def test_every_service_path_is_allowed_with_keys_read_across_stages(outdir: Path) -> None:
+    """moto enforces no policy: the service-path table answers every request AWS makes for the staged app (nested
+    assemblies included) against the synthesized policies. The workflows' roles reach their keys through the ARNs
+    read from SSM (an SSM parameter type, an SDK call of another region), which the evaluator resolves to the
+    keys the producers published; each near-miss is denied."""
+    from kmsflow.policy.assembly import Assembly
+    from kmsflow.policy.service_paths import service_paths
+
+    assembly = Assembly.from_directory(outdir)
+    rows = service_paths(assembly)
+    assert [f"{row}: {row.decide(assembly).reason}" for row in rows if not row.decide(assembly).allowed] == []
+    allowed = [f"{r} -- {m.why}" for r in rows for m in r.near_misses if r.decide(assembly, m.request).allowed]
+    assert allowed == []
+    # The rows that only hold through a stage reference: the workflows' roles using keys of earlier stages ...
+    across = [str(row) for row in rows if row.service == "RDS" and "kmsflow-keys-workloads" in row.what]
+    assert any("sharedsnapshots" in what for what in across)  # same region: the SSM parameter type
+    assert any("drsnapshots" in what for what in across)  # the other region: the SDK call
+    # ... the Review step: CodeBuild assumes its role, which writes a report (TLS only) whose data key S3 generates
+    # with the role's credentials under the artifact key ...
+    review = sorted(row.service for row in rows if "Review" in row.service or row.service == "CodeBuild")
+    assert review == ["CodeBuild", "Review step", "S3 for the Review step"]
+    # ... and S3 delivering the access logs of the pipeline's own buckets (artifacts, reports).
+    logged = sorted(row.what for row in rows if row.service == "S3 server access logging" and PIPELINE in row.what)
+    assert [re.sub(r"[0-9a-f]{8}$", "", what) for what in logged] == [
+        f"delivers the access logs of arn:aws:s3:::{PIPELINE}-deliveryartifacts",
+        f"delivers the access logs of arn:aws:s3:::{PIPELINE}-deliveryreports",
+    ]
 
 
 def test_audit_members_of_a_later_stage_do_not_depend_on_the_central_stack_across_stages(outdir: Path) -> None:

@@ -165,6 +165,10 @@ _UNKNOWN_TYPE = _Naming(None, "arn:{p}:unknown:{r}:{a}:{stack_name}/{logical_id}
 
 _READER = "Custom::CrossRegionExportReader"
 _WRITER = "Custom::CrossRegionExportWriter"
+#: A CloudFormation parameter whose value is read from SSM at deploy time (its Default names the SSM parameter).
+_SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<String>"
+#: CDK's AwsCustomResource: its ``Create`` is the SDK call (JSON), its attributes the response's fields.
+_SDK_CALL = "Custom::AWS"
 
 
 def _format(template: str, stack: StackTemplate, **names: str) -> str:
@@ -306,14 +310,17 @@ class _Resolver:
         }
         return values.get(name, _marker(stack.name, name))
 
-    @staticmethod
-    def _parameter(stack: StackTemplate, name: str) -> Any:
-        """A parameter's ``Default`` (what a deployment without overrides uses; CDK's ``BootstrapVersion``)."""
+    def _parameter(self, stack: StackTemplate, name: str) -> Any:
+        """A parameter's ``Default`` (what a deployment without overrides uses); for an SSM parameter type, the
+        value of the SSM parameter its Default names, when a stack of the assembly writes it (kmsflow's keys read
+        across pipeline stages: kmsflow.constructs.keys.stage_reference)."""
         declaration = stack.section("Parameters")[name]
         default = declaration.get("Default") if isinstance(declaration, Mapping) else None
         if default is None:
             return _marker(stack.name, name)
         kind = str(declaration.get("Type", ""))
+        if kind == _SSM_PARAMETER_TYPE:
+            return self._ssm_value(stack, stack.account, stack.region, _text(default), name)
         if kind == "CommaDelimitedList" or kind.startswith("List<"):
             return [item.strip() for item in _text(default).split(",")]
         return _text(default)
@@ -328,7 +335,40 @@ class _Resolver:
             return _marker(stack.name, f"{logical_id}.{_text(attribute)}")
         if kind == _READER:
             return self._cross_region(stack, logical_id, attribute)
+        if kind == _SDK_CALL:
+            return self._sdk_call(stack, logical_id, attribute)
         return self.attribute(stack, logical_id, attribute)
+
+    def _ssm_value(self, stack: StackTemplate, account: str, region: str, parameter: str, what: str) -> Any:
+        """The value the ``AWS::SSM::Parameter`` named ``parameter`` of ``account`` and ``region`` holds (resolved in
+        the stack that writes it); a marker of ``what`` in ``stack`` when no stack of the assembly writes it."""
+        for writer in self._stacks.values():
+            if (writer.account, writer.region) != (account, region):
+                continue
+            for logical_id, resource in writer.section("Resources").items():
+                is_parameter = isinstance(resource, Mapping) and resource.get("Type") == "AWS::SSM::Parameter"
+                if is_parameter and self._value(writer, writer.properties(logical_id).get("Name")) == parameter:
+                    return self._value(writer, writer.properties(logical_id).get("Value"))
+        return _marker(stack.name, what)
+
+    def _sdk_call(self, stack: StackTemplate, logical_id: str, attribute: str) -> Any:
+        """CDK's AwsCustomResource doing SSM GetParameter (``Parameter.Value``): the value of that parameter, of the
+        call's region (default: the stack's) in the stack's account. Other calls are unresolved."""
+        raw = self._value(stack, stack.properties(logical_id).get("Create"))
+        try:
+            call = json.loads(raw) if isinstance(raw, str) else None
+        except ValueError:
+            call = None
+        if not isinstance(call, Mapping) or attribute != "Parameter.Value":
+            return _marker(stack.name, f"{logical_id}.{attribute}")
+        parameters = call.get("parameters")
+        name = parameters.get("Name") if isinstance(parameters, Mapping) else None
+        if str(call.get("service", "")).lower() != "ssm" or call.get("action") not in ("getParameter", "GetParameter"):
+            return _marker(stack.name, f"{logical_id}.{attribute}")
+        region = call.get("region") or stack.region
+        if not isinstance(name, str) or not isinstance(region, str):
+            return _marker(stack.name, f"{logical_id}.{attribute}")
+        return self._ssm_value(stack, stack.account, region, name, f"{logical_id}.{attribute}")
 
     def _cross_region(self, stack: StackTemplate, reader: str, parameter: str) -> Any:
         """CDK's cross-region reference: the reader's attribute is an SSM parameter name that a

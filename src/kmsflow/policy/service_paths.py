@@ -29,6 +29,7 @@ from kmsflow.lambdas.snapshot_share.grants import GRANT_OPERATIONS
 from kmsflow.policy.assembly import Assembly, Resource, authorize
 from kmsflow.policy.document import as_list, statements
 from kmsflow.policy.model import ContextValue, Decision, Policy, Principal, PrincipalKind, Request
+from kmsflow.stacks.naming import REPORTS_BUCKET_VARIABLE
 
 SECURE, SOURCE_ARN, SOURCE_ACCOUNT, VIA = "aws:SecureTransport", "aws:SourceArn", "aws:SourceAccount", "kms:ViaService"
 TRAIL_CONTEXT = "kms:EncryptionContext:aws:cloudtrail:arn"
@@ -113,6 +114,15 @@ GITHUB_OIDC = (
 #: The condition-key prefix of GitHub Actions' OIDC claims, and the claims a deploy role's trust tests.
 GITHUB_CLAIMS = "token.actions.githubusercontent.com"
 GITHUB_AUD, GITHUB_SUB = f"{GITHUB_CLAIMS}:aud", f"{GITHUB_CLAIMS}:sub"
+CODEBUILD_ROLE = (
+    "CodeBuild User Guide, 'Allow CodeBuild to interact with other AWS services' (the service role's trust in "
+    "codebuild.amazonaws.com): https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html"
+)
+S3_SSE_KMS = (
+    "S3 User Guide, 'Using server-side encryption with AWS KMS keys (SSE-KMS)' and 'Reducing the cost of SSE-KMS "
+    "with Amazon S3 Bucket Keys' (the caller needs kms:GenerateDataKey; the context is the bucket's ARN): "
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+)
 DEPLOY_ROLE = (
     "CDK Developer Guide, 'Bootstrapping' (the CloudFormation execution role, AdministratorAccess by "
     "default) and KMS Developer Guide, 'Default key policy' (IAM decides where the key policy delegates "
@@ -786,6 +796,86 @@ def _github_oidc_row(role: str, provider: Principal, audience: str, subject: str
     )
 
 
+# --- The pipeline's Review step -------------------------------------------------------------------------------
+
+
+def _review_report_rows(assembly: Assembly) -> Iterator[ServicePath]:
+    """For the CodeBuild project of a pipeline's Review step (the one given the reports bucket in
+    ``REPORTS_BUCKET``): CodeBuild assumes its role; the role writes a report into the bucket over TLS, and S3
+    generates the object's data key with the role's credentials; another service, plain HTTP, another bucket and
+    another account's role are denied."""
+    codebuild = Principal.service("codebuild.amazonaws.com")
+    for project in assembly.resources("AWS::CodeBuild::Project"):
+        environment = _value(assembly, project, "Environment")
+        variables = environment.get("EnvironmentVariables", []) if isinstance(environment, Mapping) else []
+        buckets = [
+            v.get("Value") for v in variables if isinstance(v, Mapping) and v.get("Name") == REPORTS_BUCKET_VARIABLE
+        ]
+        role = _value(assembly, project, "ServiceRole")
+        if len(buckets) != 1 or not isinstance(buckets[0], str) or not isinstance(role, str):
+            continue
+        partition, region, account = _env(assembly, project)
+        assume = _request(codebuild, "sts:AssumeRole", role)
+        yield ServicePath(
+            service="CodeBuild",
+            what=f"assumes the Review role {role}",
+            source=CODEBUILD_ROLE,
+            request=assume,
+            near_misses=(
+                NearMiss(
+                    why="by another service",
+                    request=replace(assume, principal=Principal.service("lambda.amazonaws.com")),
+                ),
+            ),
+        )
+        bucket = f"arn:{partition}:s3:::{buckets[0]}"
+        reviewer = Principal.role(role)
+        put = _request(reviewer, "s3:PutObject", f"{bucket}/executions/x/stage/review.html")
+        yield ServicePath(
+            service="Review step",
+            what=f"writes a review report into {bucket}",
+            source=CODEBUILD_ROLE,
+            request=put,
+            near_misses=(
+                _insecure(put),
+                NearMiss(why="into another bucket", request=replace(put, resource=f"{bucket}-other/review.html")),
+            ),
+        )
+        key = _bucket_key(assembly, buckets[0])
+        if key is None:
+            continue
+        generate = _request(
+            reviewer, "kms:GenerateDataKey", key, {VIA: f"s3.{region}.amazonaws.com", S3_CONTEXT: bucket}
+        )
+        yield ServicePath(
+            service="S3 for the Review step",
+            what=f"generates the data key of a report in {bucket}",
+            source=S3_SSE_KMS,
+            request=generate,
+            near_misses=(
+                NearMiss(
+                    why="for another account's role of that name",
+                    request=replace(generate, principal=Principal.role(_foreign(role, account))),
+                ),
+            ),
+        )
+
+
+def _bucket_key(assembly: Assembly, name: str) -> str | None:
+    """The ARN of the KMS key a bucket of the assembly (by name) encrypts with by default, if any."""
+    for bucket in assembly.resources("AWS::S3::Bucket"):
+        if bucket.arn != f"arn:{_env(assembly, bucket)[0]}:s3:::{name}":
+            continue
+        encryption = _value(assembly, bucket, "BucketEncryption")
+        rules = encryption.get("ServerSideEncryptionConfiguration", []) if isinstance(encryption, Mapping) else []
+        for rule in rules:
+            default = rule.get("ServerSideEncryptionByDefault") if isinstance(rule, Mapping) else None
+            key = default.get("KMSMasterKeyID") if isinstance(default, Mapping) else None
+            if isinstance(key, str) and key:
+                return key
+    return None
+
+
 # --- The deploying principal ----------------------------------------------------------------------------------
 
 
@@ -834,5 +924,6 @@ _BUILDERS: Sequence[Callable[[Assembly], Iterator[ServicePath]]] = (
     _share_grant_rows,
     _share_assume_rows,
     _github_oidc_rows,
+    _review_report_rows,
     _deploy_rows,
 )

@@ -99,6 +99,9 @@ def checked_role_name(name: str, *, field: str) -> str:
 
 
 PIPELINE_STACK = "kmsflow-pipeline-{account}-{region}"
+#: The environment variable that names the reports bucket in the pipeline's Review project (the service-path
+#: table finds the Review project by it).
+REPORTS_BUCKET_VARIABLE = "REPORTS_BUCKET"
 
 
 def pipeline_stack_name(account: str, region: str) -> str:

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from kmsflow.constructs.access_logs import access_log_bucket
 from kmsflow.constructs.nag.acknowledge import acknowledge
+from kmsflow.stacks.naming import REPORTS_BUCKET_VARIABLE
 
 #: The CDK CLI the self-mutation and asset steps install: package.json's pinned ``aws-cdk`` (a test keeps them equal).
 CDK_CLI_VERSION = "2.1148.1"
@@ -281,7 +282,7 @@ class KmsflowPipeline(Construct):
             additional_inputs={"cdk.out": self.synth},
             role=role,
             env={
-                "REPORTS_BUCKET": self.reports.bucket_name,
+                REPORTS_BUCKET_VARIABLE: self.reports.bucket_name,
                 # A pipeline variable: CDK Pipelines passes it as an action environment variable, resolved per run.
                 "PIPELINE_EXECUTION_ID": codepipeline.GlobalVariables.EXECUTION_ID,
             },
@@ -344,8 +345,8 @@ def review_commands(stages: Sequence[str]) -> list[str]:
             output = shlex.quote(f"reports/{stage}/review.{fmt}")
             commands.append(f".venv/bin/kmsflow review {assembly} --format {fmt} --output {output} --fail-on never")
     commands += [
-        f'aws s3 cp reports "s3://$REPORTS_BUCKET/{EXECUTIONS_PREFIX}/$PIPELINE_EXECUTION_ID/" --recursive',
-        f'aws s3 cp reports "s3://$REPORTS_BUCKET/{LATEST_PREFIX}/" --recursive',
+        f'aws s3 cp reports "s3://${REPORTS_BUCKET_VARIABLE}/{EXECUTIONS_PREFIX}/$PIPELINE_EXECUTION_ID/" --recursive',
+        f'aws s3 cp reports "s3://${REPORTS_BUCKET_VARIABLE}/{LATEST_PREFIX}/" --recursive',
     ]
     # The gate, after the reports are published (a reviewer reads why it failed): exit 1 on a high finding.
     commands += [
