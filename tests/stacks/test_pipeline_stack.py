@@ -346,6 +346,28 @@ def test_every_service_path_is_allowed_with_keys_read_across_stages(outdir: Path
     ]
 
 
+def test_the_review_sees_the_access_a_later_stage_gets_through_ssm(outdir: Path, default_outdir: Path) -> None:
+    """`kmsflow review` reads the same assembly model: what the share machine's prepare role may do with the
+    sharing key of the earlier `workloads-keys` stage (its IAM policy names the ARN read from SSM) is exactly what
+    it may do in the app without stages."""
+    from kmsflow.review.build import review_assembly
+
+    role = "arn:aws:iam::222222222222:role/kmsflow-snapshot-share-eu-west-1-prepare-shareable"
+
+    def reach(path: Path) -> set[tuple[str, str]]:
+        return {
+            (fact.action, fact.via.value)
+            for key in review_assembly(path).keys
+            if key.key.logical_id.startswith("sharedsnapshotsKey")
+            for fact in key.facts
+            if fact.principal == role
+        }
+
+    staged = reach(outdir)
+    assert staged == reach(default_outdir)
+    assert ("kms:GenerateDataKeyWithoutPlaintext", "IAM policy") in staged
+
+
 def test_audit_members_of_a_later_stage_do_not_depend_on_the_central_stack_across_stages(outdir: Path) -> None:
     manifest = json.loads((outdir / "assembly-workloads" / "manifest.json").read_text())
     (member,) = [
