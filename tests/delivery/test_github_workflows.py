@@ -211,6 +211,11 @@ def test_deploy_jobs_follow_the_stages_in_order(
     assert workflow["concurrency"] == {"group": "kmsflow-deploy", "cancel-in-progress": False}
     stages = _stage_jobs(workflow)
     assert [job["environment"]["name"] for _, job in stages] == ["security", "workloads", "partner"]
+    assert [job["name"] for _, job in stages] == [
+        "deploy stage security (after approval in its environment)",
+        "deploy stage workloads (after approval in its environment)",
+        "deploy stage partner",
+    ]
     previous: list[str] = []
     for job_id, job in stages:
         assert job["needs"] == ["test", "review", *previous]

@@ -238,12 +238,17 @@ def deploy_role_arn(config: KmsflowConfig, github: GithubConfig) -> str:
     return f"arn:{config.partition}:iam::{config.account_id(github.account)}:role/{CI_DEPLOY_ROLE}"
 
 
+def _stage_job_name(stage: DeployStage) -> str:
+    # The approval itself is the environment's required reviewers (repository settings); the name says it is due.
+    return f"deploy stage {stage.name}" + (" (after approval in its environment)" if stage.approval else "")
+
+
 def _stage_job(stage: DeployStage, previous: str | None, role_arn: str, region: str) -> str:
     needs = ["test", "review"] + ([previous] if previous else [])
     stacks = " ".join(stage.stacks)
     return (
         f"  {stage.job_id}:\n"
-        f"    name: {_q(f'deploy stage {stage.name}')}\n"
+        f"    name: {_q(_stage_job_name(stage))}\n"
         f"    needs: [{', '.join(needs)}]\n"
         f"    runs-on: {RUNNER}\n"
         "    timeout-minutes: 120\n"
