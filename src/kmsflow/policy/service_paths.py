@@ -251,19 +251,21 @@ def _trail_rows(assembly: Assembly) -> Iterator[ServicePath]:
             yield from _trail_key_rows(cloudtrail, trail, key, log_file, other_trail)
         role = _value(assembly, trail, "CloudWatchLogsRoleArn")
         if isinstance(role, str) and role:
-            assume = _request(cloudtrail, "sts:AssumeRole", role)
-            yield ServicePath(
-                service="CloudTrail",
-                what=f"assumes its role to deliver {trail.arn} to CloudWatch Logs",
-                source=CLOUDTRAIL_LOGS_ROLE,
-                request=assume,
-                near_misses=(
-                    NearMiss(
-                        why="by another service",
-                        request=replace(assume, principal=Principal.service("lambda.amazonaws.com")),
-                    ),
-                ),
-            )
+            what = f"assumes its role to deliver {trail.arn} to CloudWatch Logs"
+            yield _service_assumes("CloudTrail", cloudtrail, role, what, CLOUDTRAIL_LOGS_ROLE)
+
+
+def _service_assumes(service: str, principal: Principal, role: str, what: str, source: str) -> ServicePath:
+    """A service assuming its role (the role's trust); another service asking is denied."""
+    assume = _request(principal, "sts:AssumeRole", role)
+    other = Principal.service("lambda.amazonaws.com")
+    return ServicePath(
+        service=service,
+        what=what,
+        source=source,
+        request=assume,
+        near_misses=(NearMiss(why="by another service", request=replace(assume, principal=other)),),
+    )
 
 
 def _trail_files(assembly: Assembly, trail: Resource) -> tuple[str, str]:
@@ -815,19 +817,7 @@ def _review_report_rows(assembly: Assembly) -> Iterator[ServicePath]:
         if len(buckets) != 1 or not isinstance(buckets[0], str) or not isinstance(role, str):
             continue
         partition, region, account = _env(assembly, project)
-        assume = _request(codebuild, "sts:AssumeRole", role)
-        yield ServicePath(
-            service="CodeBuild",
-            what=f"assumes the Review role {role}",
-            source=CODEBUILD_ROLE,
-            request=assume,
-            near_misses=(
-                NearMiss(
-                    why="by another service",
-                    request=replace(assume, principal=Principal.service("lambda.amazonaws.com")),
-                ),
-            ),
-        )
+        yield _service_assumes("CodeBuild", codebuild, role, f"assumes the Review role {role}", CODEBUILD_ROLE)
         bucket = f"arn:{partition}:s3:::{buckets[0]}"
         reviewer = Principal.role(role)
         put = _request(reviewer, "s3:PutObject", f"{bucket}/executions/x/stage/review.html")
