@@ -63,6 +63,24 @@ POLICY_TOO_BIG = _dump(
 #: run is also the control of the others: it gets as far as writing into CDK_OUTDIR.
 NO_ROTATION = _dump(_base({"name": "norotation", "account": "security", "region": "primary", "rotation": False}))
 
+#: The same refusal inside a CDK Pipelines stage (`pipeline.codepipeline`: the keys stack is in the nested assembly
+#: `assembly-only`), over a previous good run of that layout.
+STAGED_NO_ROTATION = _dump(
+    {
+        **_base({"name": "norotation", "account": "security", "region": "primary", "rotation": False}),
+        "pipeline": {
+            "stages": [{"name": "only", "deploys": ["security:primary"]}],
+            "codepipeline": {
+                "account": "security",
+                "region": "primary",
+                "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/"
+                "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+                "repository": "example/kmsflow",
+            },
+        },
+    }
+)
+
 SCENARIOS = {
     "syntax-error": SYNTAX_ERROR,
     "unknown-field": UNKNOWN_FIELD,
@@ -70,6 +88,7 @@ SCENARIOS = {
     "no-rotation": NO_ROTATION,
     "unknown-field-after-good": UNKNOWN_FIELD,
     "no-rotation-after-good": NO_ROTATION,
+    "staged-no-rotation-after-good": STAGED_NO_ROTATION,
 }
 #: What a previous good synth left in the output directory of the ``*-after-good`` scenarios.
 PREVIOUS_RUN = {
@@ -78,6 +97,14 @@ PREVIOUS_RUN = {
     "kmsflow-keys-security-primary.assets.json": "{}",
     "tree.json": "{}",
     "asset.0123/handler.py": "# a content-addressed asset folder, left alone",
+}
+#: What a previous good run of the staged layout left: the pipeline stack at the top, the stage's nested assembly.
+PREVIOUS_STAGED_RUN = {
+    **PREVIOUS_RUN,
+    "kmsflow-pipeline-security-primary.template.json": '{"Resources": {}}',
+    "assembly-only/manifest.json": '{"version": "48.0.0", "artifacts": {}}',
+    "assembly-only/onlykmsflowkeyssecurityprimary0123ABCD.template.json": '{"Resources": {}}',
+    "assembly-only/cdk.out": '{"version": "48.0.0"}',
 }
 CONFIG_ERRORS = ["syntax-error", "unknown-field", "policy-too-big"]
 
@@ -112,7 +139,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
         config.write_text(text, encoding="utf-8")
         outdir = project / f"out-{name}"
         if name.endswith("-after-good"):
-            for relative, text in PREVIOUS_RUN.items():
+            previous = PREVIOUS_STAGED_RUN if name.startswith("staged-") else PREVIOUS_RUN
+            for relative, text in previous.items():
                 (outdir / relative).parent.mkdir(parents=True, exist_ok=True)
                 (outdir / relative).write_text(text, encoding="utf-8")
         env = {**base_env, "KMSFLOW_CONFIG": str(config), "CDK_OUTDIR": str(outdir)}
@@ -205,3 +233,16 @@ def test_a_failed_run_leaves_no_template_of_an_earlier_or_this_run(
     else:
         assert "the findings are in validation-report.json" in note
         assert "AwsSolutions-KMS5" in (run.outdir / "validation-report.json").read_text(encoding="utf-8")
+
+
+def test_a_refusal_inside_a_pipeline_stage_leaves_no_template_of_either_layer(runs: dict[str, Run]) -> None:
+    """cdk-nag refuses a key of a stage's nested assembly: the run exits 1, and neither the top level nor the
+    stage's folder keeps a template or manifest (the previous run's or this one's)."""
+    run = runs["staged-no-rotation-after-good"]
+    assert run.returncode == 1, run.output
+    assert "Traceback" not in run.output
+    assert "only/kmsflow-keys-security-primary/norotation" in run.output
+    left = written_files(run)
+    assert [f for f in left if f.endswith((".template.json", "manifest.json", ".assets.json"))] == [], left
+    assert "SYNTH-FAILED.txt" in left
+    assert "asset.0123/handler.py" in left
