@@ -338,12 +338,44 @@ def test_every_service_path_is_allowed_with_keys_read_across_stages(outdir: Path
     # with the role's credentials under the artifact key ...
     review = sorted(row.service for row in rows if "Review" in row.service or row.service == "CodeBuild")
     assert review == ["CodeBuild", "Review step", "S3 for the Review step"]
+    # ... each target account's CDK deploy role reading artifacts (both regions' artifact buckets) and using their
+    # keys only through S3, with the policy `cdk bootstrap` gives it ...
+    reads = sorted(row.what.split(" for ")[1] for row in rows if row.service.startswith("CodePipeline"))
+    assert reads == sorted(
+        f"arn:aws:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}"
+        for account in ("222222222222", "333333333333")
+        for region in ("eu-west-1", "eu-central-1")
+    )
+    via_s3 = [row for row in rows if row.service == "S3" and "cdk-hnb659fds-deploy-role" in row.what]
+    assert len(via_s3) == 6  # three accounts' deploy roles (the pipeline's own too) x two artifact keys
+    assert {m.why for row in via_s3 for m in row.near_misses} >= {"called directly, not through the service"}
     # ... and S3 delivering the access logs of the pipeline's own buckets (artifacts, reports).
     logged = sorted(row.what for row in rows if row.service == "S3 server access logging" and PIPELINE in row.what)
     assert [re.sub(r"[0-9a-f]{8}$", "", what) for what in logged] == [
         f"delivers the access logs of arn:aws:s3:::{PIPELINE}-deliveryartifacts",
         f"delivers the access logs of arn:aws:s3:::{PIPELINE}-deliveryreports",
     ]
+
+
+def test_other_accounts_use_the_artifact_keys_only_through_s3(outdir: Path, pipeline_template: dict[str, Any]) -> None:
+    """CDK Pipelines names the target accounts' deploy roles in the artifact keys' policies; kmsflow binds those
+    statements to S3 in the key's region (what `cdk bootstrap` allows those roles anyway), so the review finds no
+    unscoped cross-account use (KR03)."""
+    from kmsflow.review.build import review_assembly
+
+    support = json.loads((outdir / "cross-region-stack-111111111111_eu-central-1.template.json").read_text())
+    scoped = []
+    for template, region in ((pipeline_template, "eu-west-1"), (support, "eu-central-1")):
+        for key in of_type(template, "AWS::KMS::Key").values():
+            for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+                accounts = set(re.findall(r":iam::(\d{12}):", json.dumps(statement["Principal"])))
+                if accounts - {"111111111111"}:
+                    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+                    scoped.append((region, sorted(accounts)))
+    assert scoped == [
+        (region, ["111111111111", "222222222222", "333333333333"]) for region in ("eu-west-1", "eu-central-1")
+    ]
+    assert [f.rule for key in review_assembly(outdir).keys for f in key.findings] == []
 
 
 def test_the_review_sees_the_access_a_later_stage_gets_through_ssm(outdir: Path, default_outdir: Path) -> None:

@@ -20,6 +20,7 @@ Pure Python (no ``aws_cdk``, no boto3).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,6 +40,7 @@ FOR_AWS_RESOURCE = "kms:GrantIsForAWSResource"
 ACL = "s3:x-amz-acl"
 JOB_TAG = f"aws:ResourceTag/{TAG_JOB_ID}"
 REGION = "aws:RequestedRegion"
+RESOURCE_ACCOUNT = "s3:ResourceAccount"
 
 #: An account that is none of the assembly's: the stranger of every "another account" near-miss.
 OTHER_ACCOUNT = "999999999999"
@@ -114,6 +116,11 @@ GITHUB_OIDC = (
 #: The condition-key prefix of GitHub Actions' OIDC claims, and the claims a deploy role's trust tests.
 GITHUB_CLAIMS = "token.actions.githubusercontent.com"
 GITHUB_AUD, GITHUB_SUB = f"{GITHUB_CLAIMS}:aud", f"{GITHUB_CLAIMS}:sub"
+BOOTSTRAP_ARTIFACTS = (
+    "CDK Developer Guide, 'Bootstrapping' (the deploy role's PipelineCrossAccountArtifactsBucket and "
+    "PipelineCrossAccountArtifactsKey statements, for pipelines of other accounts): "
+    "https://docs.aws.amazon.com/cdk/v2/guide/bootstrapping-env.html"
+)
 CODEBUILD_ROLE = (
     "CodeBuild User Guide, 'Allow CodeBuild to interact with other AWS services' (the service role's trust in "
     "codebuild.amazonaws.com): https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html"
@@ -498,6 +505,7 @@ def _via_service_rows(assembly: Assembly) -> Iterator[ServicePath]:
     """For every key-policy Allow that is bound to ``kms:ViaService``: the service using the key (or creating a
     grant for an AWS resource) on the principal's behalf is allowed; the same call made directly, through a
     service not listed, or a grant that is not for an AWS resource, is not."""
+    defined = set(assembly.identities())
     for key in [*assembly.resources("AWS::KMS::Key"), *assembly.resources("AWS::KMS::ReplicaKey")]:
         governing = assembly.resource_policy(key.arn)
         if governing is None:
@@ -507,7 +515,7 @@ def _via_service_rows(assembly: Assembly) -> Iterator[ServicePath]:
             via = _condition_values(statement, "kms:ViaService")
             if statement.get("Effect") != "Allow" or not via:
                 continue
-            for principal, identity in _statement_callers(statement, partition, key.arn):
+            for principal, identity in _statement_callers(statement, partition, key.arn, defined):
                 action = (
                     "kms:CreateGrant"
                     if "kms:CreateGrant" in as_list(statement.get("Action"))
@@ -560,15 +568,19 @@ def _use_action(statement: Mapping[str, Any]) -> str:
 
 
 def _statement_callers(
-    statement: Mapping[str, Any], partition: str, key_arn: str
+    statement: Mapping[str, Any], partition: str, key_arn: str, defined: set[str]
 ) -> Iterator[tuple[Principal, tuple[Policy, ...]]]:
-    """The principals a statement is for: a named role as is; an account root narrowed by ``aws:PrincipalArn``
-    to that role; any other account root as an example role of that account, whose own IAM policy (outside the
-    assembly) is assumed to allow the key, as KMS requires for a root principal."""
+    """The principals a statement is for: a named role as is (a CDK bootstrap deploy role outside the assembly
+    with the policy ``cdk bootstrap`` gives it); an account root narrowed by ``aws:PrincipalArn`` to that role; any
+    other account root as an example role of that account, whose own IAM policy (outside the assembly) is assumed
+    to allow the key, as KMS requires for a root principal."""
     narrowed = _condition_values(statement, "aws:PrincipalArn")
     for name in as_list((statement.get("Principal") or {}).get("AWS")):
         text = str(name)
-        if not text.endswith(":root"):
+        bootstrap = _BOOTSTRAP_DEPLOY_ROLE.match(text)
+        if bootstrap is not None and text not in defined:
+            yield Principal.role(text), (_bootstrap_artifacts_key_policy(text, bootstrap.group("region")),)
+        elif not text.endswith(":root"):
             yield Principal.role(text), ()
         elif narrowed:
             for arn in narrowed:
@@ -586,6 +598,32 @@ def _statement_callers(
                     ),
                 ),
             )
+
+
+#: A CDK bootstrap deploy role (``cdk-<qualifier>-deploy-role-<account>-<region>``).
+_BOOTSTRAP_DEPLOY_ROLE = re.compile(
+    r"^arn:[^:]+:iam::(?P<account>\d{12}):role/cdk-[a-z0-9]+-deploy-role-(?P=account)-(?P<region>[a-z0-9-]+)$"
+)
+
+
+def _bootstrap_artifacts_key_policy(role: str, region: str) -> Policy:
+    """What ``cdk bootstrap`` lets its deploy role do with another account's pipeline artifact keys: statement
+    ``PipelineCrossAccountArtifactsKey`` of the bootstrap template, through S3 in the role's region only."""
+    actions = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
+    return Policy(
+        document={
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {VIA: f"s3.{region}.amazonaws.com"}},
+                }
+            ]
+        },
+        source=f"the CDK bootstrap template's PipelineCrossAccountArtifactsKey statement of {role} (outside the "
+        "assembly; CDK Developer Guide, 'Bootstrapping')",
+    )
 
 
 # --- Snapshot deletes of the workflow roles ----------------------------------------------------------------------
@@ -798,6 +836,66 @@ def _github_oidc_row(role: str, provider: Principal, audience: str, subject: str
     )
 
 
+# --- A pipeline's cross-account deployments -------------------------------------------------------------------
+
+
+def _artifact_read_rows(assembly: Assembly) -> Iterator[ServicePath]:
+    """For every bucket whose policy lets a CDK bootstrap deploy role of another account read it (a pipeline's
+    artifact bucket, ``crossAccountKeys``): that role reads an artifact over TLS, with the policy ``cdk bootstrap``
+    gives it (outside the assembly); over plain HTTP it is denied. Its use of the bucket's key through S3 is a
+    ``kms:ViaService`` row of :func:`_via_service_rows`."""
+    for bucket in assembly.resources("AWS::S3::Bucket"):
+        governing = assembly.resource_policy(f"{bucket.arn}/x")
+        if governing is None:
+            continue
+        _, _, account = _env(assembly, bucket)
+        readers = {
+            str(name)
+            for _, statement in statements(governing[0].document)
+            if statement.get("Effect") == "Allow"
+            for name in as_list((statement.get("Principal") or {}).get("AWS"))
+            if _BOOTSTRAP_DEPLOY_ROLE.match(str(name)) and str(name).split(":")[4] != account
+        }
+        for role in sorted(readers):
+            read = _request(Principal.role(role), "s3:GetObject", f"{bucket.arn}/pipeline/Synth_Outp/x.zip")
+            read = _with(read, {RESOURCE_ACCOUNT: account})
+            yield ServicePath(
+                service="CodePipeline (target account's deploy role)",
+                what=f"reads an artifact of {bucket.arn} for {role}",
+                source=BOOTSTRAP_ARTIFACTS,
+                request=read,
+                assumed_identity=(_bootstrap_artifacts_bucket_policy(role),),
+                near_misses=(
+                    _insecure(read),
+                    NearMiss(
+                        why="by the deploy role of an account the pipeline does not deploy to",
+                        request=replace(read, principal=Principal.role(_foreign(role, role.split(":")[4]))),
+                    ),
+                ),
+            )
+
+
+def _bootstrap_artifacts_bucket_policy(role: str) -> Policy:
+    """Statement ``PipelineCrossAccountArtifactsBucket`` of the CDK bootstrap template: the deploy role may read and
+    write pipeline artifacts in buckets of other accounts only."""
+    account = role.split(":")[4]
+    actions = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*", "s3:DeleteObject*", "s3:PutObject*"]
+    return Policy(
+        document={
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {RESOURCE_ACCOUNT: account}},
+                }
+            ]
+        },
+        source=f"the CDK bootstrap template's PipelineCrossAccountArtifactsBucket statement of {role} (outside the "
+        "assembly)",
+    )
+
+
 # --- The pipeline's Review step -------------------------------------------------------------------------------
 
 
@@ -914,6 +1012,7 @@ _BUILDERS: Sequence[Callable[[Assembly], Iterator[ServicePath]]] = (
     _share_grant_rows,
     _share_assume_rows,
     _github_oidc_rows,
+    _artifact_read_rows,
     _review_report_rows,
     _deploy_rows,
 )

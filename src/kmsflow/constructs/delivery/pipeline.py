@@ -26,6 +26,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from kmsflow.constructs.access_logs import access_log_bucket
+from kmsflow.constructs.delivery.artifact_keys import scope_to_s3
 from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.stacks.naming import REPORTS_BUCKET_VARIABLE
 
@@ -315,18 +316,23 @@ class KmsflowPipeline(Construct):
     def build(self) -> None:
         """Build the CodePipeline (after the last wave), then accept the cdk-nag findings of what CDK Pipelines made
         there (:data:`PIPELINE_ROLE_REASONS`, :data:`SUPPORT_BUCKET_REASONS`), each wildcard by its finding id; and
-        retain the artifact keys of CodePipeline's cross-region support stacks (CDK makes them ``DESTROY``)."""
+        retain the artifact keys of CodePipeline's cross-region support stacks (CDK makes them ``DESTROY``); and let
+        other accounts use every artifact key only through S3 (:func:`scope_to_s3`)."""
         self.pipeline.build_pipeline()
         stack = cdk.Stack.of(self)
         for node in self.node.find_all():
             if isinstance(node, iam.Policy):
                 document = stack.resolve(node.document)
                 acknowledge(node, PIPELINE_ROLE_REASONS, findings=wildcard_findings(document))
+        artifact_key = self.artifact_key.node.default_child
+        assert isinstance(artifact_key, kms.CfnKey)
+        scope_to_s3(artifact_key)
         for support in self.pipeline.pipeline.cross_region_support.values():
             acknowledge(support.replication_bucket, SUPPORT_BUCKET_REASONS)
             for child in support.stack.node.find_all():
                 if isinstance(child, kms.CfnKey):
                     child.apply_removal_policy(RemovalPolicy.RETAIN)
+                    scope_to_s3(child)
 
     def review_url(self, stage: str) -> str:
         """The S3 console page of ``stage``'s HTML report of the last Review run."""
