@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from kmsflow.policy.rules.policy_size import MAX_POLICY_BYTES
+from tests.support.pipeline_config import codepipeline_section
 
 pytestmark = pytest.mark.synth
 
@@ -70,13 +71,7 @@ STAGED_NO_ROTATION = _dump(
         **_base({"name": "norotation", "account": "security", "region": "primary", "rotation": False}),
         "pipeline": {
             "stages": [{"name": "only", "deploys": ["security:primary"]}],
-            "codepipeline": {
-                "account": "security",
-                "region": "primary",
-                "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/"
-                "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
-                "repository": "example/kmsflow",
-            },
+            "codepipeline": codepipeline_section(),
         },
     }
 )

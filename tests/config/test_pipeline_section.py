@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kmsflow import plan
+from tests.support.pipeline_config import codepipeline_section
 
 from .conftest import default_data, dump, expect_issue, line_of, load_error, loads
 
@@ -56,14 +57,7 @@ def test_a_valid_section_with_defaults() -> None:
     data = default_data()
     data["pipeline"] = {
         "stages": [*STAGES[:2], {**STAGES[2], "approval": True}],
-        "codepipeline": {
-            "account": "security",
-            "region": "primary",
-            "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/"
-            "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
-            "repository": "example/kmsflow",
-            "branch": "release",
-        },
+        "codepipeline": codepipeline_section(branch="release"),
     }
     config = loads(dump(data))
     pipeline = config.pipeline
@@ -356,14 +350,7 @@ def test_at_least_one_stage() -> None:
 
 
 def test_github_and_codepipeline_do_not_both_deploy() -> None:
-    section = {
-        "account": "security",
-        "region": "primary",
-        "connection_arn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/"
-        "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
-        "repository": "example/kmsflow",
-    }
-    text = with_pipeline(codepipeline=section)
+    text = with_pipeline(codepipeline=codepipeline_section())
     issue = expect_issue(text, "pipeline.codepipeline", line_of(text, "codepipeline:"))
     assert "pipeline.github and pipeline.codepipeline both deploy the stages" in issue.message
     assert "keep one" in issue.message

@@ -21,10 +21,10 @@ from kmsflow.config import parse_config
 from kmsflow.constructs.delivery import DeliveryStage, delivery_waves
 from kmsflow.constructs.delivery.pipeline import CDK_CLI_VERSION, wildcard_findings
 from kmsflow.plan import planned_stacks, resolve_deploys
+from tests.support.pipeline_config import CONNECTION_ARN
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = "kmsflow-pipeline-security-primary"
-CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 STAGES: list[dict[str, Any]] = [
     {"name": "security", "deploys": ["security:primary"]},
     {"name": "workloads-keys", "deploys": ["kmsflow-keys-workloads-primary", "workloads:secondary"]},
@@ -57,7 +57,7 @@ def configuration() -> dict[str, Any]:
         "codepipeline": {
             "account": "security",
             "region": "primary",
-            "connection_arn": CONNECTION,
+            "connection_arn": CONNECTION_ARN,
             "repository": "example/kmsflow",
             "branch": "release",
         },
@@ -220,7 +220,7 @@ def test_the_source_is_the_codeconnections_repository_and_branch(stages: dict[st
     assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
     configuration_ = source["Configuration"]
     assert (configuration_["ConnectionArn"], configuration_["FullRepositoryId"], configuration_["BranchName"]) == (
-        CONNECTION,
+        CONNECTION_ARN,
         "example/kmsflow",
         "release",
     )

@@ -610,19 +610,18 @@ def _bootstrap_artifacts_key_policy(role: str, region: str) -> Policy:
     """What ``cdk bootstrap`` lets its deploy role do with another account's pipeline artifact keys: statement
     ``PipelineCrossAccountArtifactsKey`` of the bootstrap template, through S3 in the role's region only."""
     actions = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
+    condition = {"StringEquals": {VIA: f"s3.{region}.amazonaws.com"}}
+    return _bootstrap_statement(role, "PipelineCrossAccountArtifactsKey", actions, condition)
+
+
+def _bootstrap_statement(role: str, sid: str, actions: list[str], condition: dict[str, Any]) -> Policy:
+    """Statement ``sid`` of the CDK bootstrap template's deploy-role policy (on every resource, under
+    ``condition``), as the identity policy of ``role``, which is outside the assembly."""
+    statement = {"Effect": "Allow", "Action": actions, "Resource": "*", "Condition": condition}
     return Policy(
-        document={
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": actions,
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {VIA: f"s3.{region}.amazonaws.com"}},
-                }
-            ]
-        },
-        source=f"the CDK bootstrap template's PipelineCrossAccountArtifactsKey statement of {role} (outside the "
-        "assembly; CDK Developer Guide, 'Bootstrapping')",
+        document={"Statement": [statement]},
+        source=f"the CDK bootstrap template's {sid} statement of {role} (outside the assembly; CDK Developer Guide, "
+        "'Bootstrapping')",
     )
 
 
@@ -878,22 +877,9 @@ def _artifact_read_rows(assembly: Assembly) -> Iterator[ServicePath]:
 def _bootstrap_artifacts_bucket_policy(role: str) -> Policy:
     """Statement ``PipelineCrossAccountArtifactsBucket`` of the CDK bootstrap template: the deploy role may read and
     write pipeline artifacts in buckets of other accounts only."""
-    account = role.split(":")[4]
     actions = ["s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*", "s3:DeleteObject*", "s3:PutObject*"]
-    return Policy(
-        document={
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": actions,
-                    "Resource": "*",
-                    "Condition": {"StringNotEquals": {RESOURCE_ACCOUNT: account}},
-                }
-            ]
-        },
-        source=f"the CDK bootstrap template's PipelineCrossAccountArtifactsBucket statement of {role} (outside the "
-        "assembly)",
-    )
+    condition = {"StringNotEquals": {RESOURCE_ACCOUNT: role.split(":")[4]}}
+    return _bootstrap_statement(role, "PipelineCrossAccountArtifactsBucket", actions, condition)
 
 
 # --- The pipeline's Review step -------------------------------------------------------------------------------
