@@ -54,7 +54,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kmsflow.envelope.exceptions import ConfigurationError
 from kmsflow.envelope.materials import DataKey, EncryptedDataKey, Keyring, SelfWipingKey, wipe
@@ -62,6 +62,10 @@ from kmsflow.envelope.retry import RetryStats
 
 if TYPE_CHECKING:
     from kmsflow.envelope.suites import AlgorithmSuite
+
+#: What a single flight returns to its callers, and what its leader's ``make`` produces.
+_T = TypeVar("_T")
+_M = TypeVar("_M")
 
 
 class _Entry:
@@ -189,34 +193,14 @@ class DataKeyCache:
     def lease(self, key: Hashable, make: Callable[[], DataKey]) -> tuple[CachedDataKey, _Entry]:
         """A data key for one message under ``key``: from a usable entry, or from ``make()`` (one caller at a
         time per key; the others wait for it)."""
-        while True:
-            with self._lock:
-                entry = self._usable(key)
-                if entry is not None:
-                    self.hits += 1
-                    return self._take(entry), entry
-                flight = self._flights.get(key)
-                if flight is None:
-                    flight = self._flights[key] = Future()
-                    self.misses += 1
-                    leader = True
-                else:
-                    leader = False
-            if not leader:
-                flight.result()  # the leader's error, if it failed, is this caller's too
-                continue
-            try:
-                data_key = make()
-            except BaseException as err:
-                self._land(key, flight, err)
-                raise
-            with self._lock:
-                entry = _Entry(key, bytearray(data_key.plaintext), data_key.encrypted, self.clock())
-                self._insert(entry)
-                lease = self._take(entry)
-            wipe(data_key.plaintext)
-            self._land(key, flight, None)
-            return lease, entry
+
+        def store(data_key: DataKey) -> tuple[CachedDataKey, _Entry]:
+            entry = _Entry(key, bytearray(data_key.plaintext), data_key.encrypted, self.clock())
+            self._insert(entry)
+            wipe(data_key.plaintext)  # the entry holds its own copy
+            return self._take(entry), entry
+
+        return self._single_flight(key, lambda entry: (self._take(entry), entry), make, store)
 
     def record_bytes(self, entry: _Entry, n: int) -> None:
         """Count ``n`` plaintext bytes encrypted under ``entry``'s key; retire it at the byte bound."""
@@ -235,33 +219,50 @@ class DataKeyCache:
     # --- decryption ---------------------------------------------------------------------------------------
     def recover(self, key: Hashable, make: Callable[[], bytearray]) -> bytearray:
         """A copy of the data key cached under ``key``, or of ``make()``'s (single flight, as :meth:`lease`)."""
+
+        def hit(entry: _Entry) -> bytearray:
+            self._entries.move_to_end(key)
+            return bytearray(entry.plaintext)
+
+        def store(plaintext: bytearray) -> bytearray:
+            self._insert(_Entry(key, plaintext, (), self.clock()))
+            return bytearray(plaintext)
+
+        return self._single_flight(key, hit, make, store)
+
+    def _single_flight(
+        self,
+        key: Hashable,
+        hit: Callable[[_Entry], _T],
+        make: Callable[[], _M],
+        store: Callable[[_M], _T],
+    ) -> _T:
+        """``hit(entry)`` for a usable entry under ``key``; else one caller (the leader) runs ``make()`` outside
+        the lock and ``store``s its result while the others wait for it and look again (a leader's error is
+        theirs too). ``hit`` and ``store`` run with the lock held."""
         while True:
             with self._lock:
                 entry = self._usable(key)
                 if entry is not None:
                     self.hits += 1
-                    self._entries.move_to_end(key)
-                    return bytearray(entry.plaintext)
+                    return hit(entry)
                 flight = self._flights.get(key)
+                leader = flight is None
                 if flight is None:
                     flight = self._flights[key] = Future()
                     self.misses += 1
-                    leader = True
-                else:
-                    leader = False
             if not leader:
-                flight.result()
+                flight.result()  # the leader's error, if it failed, is this caller's too
                 continue
             try:
-                plaintext = make()
+                made = make()
             except BaseException as err:
                 self._land(key, flight, err)
                 raise
             with self._lock:
-                self._insert(_Entry(key, plaintext, (), self.clock()))
-                copy = bytearray(plaintext)
+                result = store(made)
             self._land(key, flight, None)
-            return copy
+            return result
 
     # --- internals (called with the lock held, except _land) ----------------------------------------------
     def _usable(self, key: Hashable) -> _Entry | None:
