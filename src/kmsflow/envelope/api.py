@@ -173,12 +173,10 @@ class Envelope:
         head = _read_exactly(src, 3)
         if len(head) == 3 and head[0] == 2 and suite_by_id(int.from_bytes(head[1:3], "big")).signed:
             whole = head + src.read()
-            plaintext = memoryview(message.decrypt(whole, keyring, required_context=context))
-            length = len(plaintext)
-            while plaintext:  # raw streams may take part of a buffer per write
-                plaintext = plaintext[dst.write(plaintext) or len(plaintext) :]
+            plaintext = message.decrypt(whole, keyring, required_context=context)
+            stream.write_all(dst, plaintext)
             if on_frame is not None:
-                on_frame(length)
+                on_frame(len(plaintext))
             return message.read_header(whole)
         return stream.decrypt_stream(
             cast(BinaryIO, _Prefixed(head, src)), dst, keyring, required_context=context, on_frame=on_frame

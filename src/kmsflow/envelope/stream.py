@@ -137,7 +137,7 @@ def _read_header(source: _Source) -> Header:
             return header
 
 
-def _write_all(dst: Writable, data: bytes | bytearray | memoryview) -> None:
+def write_all(dst: Writable, data: bytes | bytearray | memoryview) -> None:
     """``dst.write`` until every byte is written (raw streams may write part of a buffer)."""
     view = memoryview(data)
     while view:
@@ -161,7 +161,7 @@ def encrypt_stream(
     with each frame's plaintext length once the frame is written."""
     header, cipher, signer = begin_message(keyring, context, suite, frame_length)
     source = _Source(src)
-    _write_all(dst, header)
+    write_all(dst, header)
     fl = frame_length
     # The plaintext of the frame to write next and the frame after it, read ahead to know whether the next one is
     # the last. A message of one or two frames uses the bytes objects the source returned; longer ones switch to
@@ -181,7 +181,7 @@ def encrypt_stream(
             cipher.seal_regular(sequence, current, sealed)
             if signer is not None:
                 signer.hash.update(sealed)
-            _write_all(dst, sealed)
+            write_all(dst, sealed)
             total += fl
             sequence += 1
             if on_frame is not None:
@@ -199,7 +199,7 @@ def encrypt_stream(
         for part in (prefix, sealed_final):
             if signer is not None:
                 signer.hash.update(part)
-            _write_all(dst, part)
+            write_all(dst, part)
         total += len(current)
         if on_frame is not None:
             on_frame(len(current))
@@ -207,7 +207,7 @@ def encrypt_stream(
         for buffer in buffers:
             buffer[:] = bytes(fl)  # they held the caller's plaintext
     if signer is not None:
-        _write_all(dst, signer.footer())
+        write_all(dst, signer.footer())
     return total
 
 
@@ -248,7 +248,7 @@ def decrypt_stream(
             if source.fill(memoryview(sealed)) != len(sealed):
                 raise MessageFormatError(f"the message is truncated in frame {sequence}")
             cipher.open_regular(sequence, head, sealed, plain)
-            _write_all(dst, plain)
+            write_all(dst, plain)
             if on_frame is not None:
                 on_frame(fl)
             sequence += 1
@@ -259,7 +259,7 @@ def decrypt_stream(
         out = bytearray(length)
         try:
             cipher.open_final(sequence, length, last, out)
-            _write_all(dst, out)
+            write_all(dst, out)
         finally:
             out[:] = bytes(length)
         if on_frame is not None:
