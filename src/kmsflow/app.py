@@ -49,14 +49,7 @@ from kmsflow.constructs.keys import (
 from kmsflow.constructs.nag import KmsflowChecks
 from kmsflow.constructs.nag.acknowledge import acknowledge
 from kmsflow.errors import ConfigError, ConfigIssue, FieldError, KmsflowError
-from kmsflow.plan import (
-    dependencies,
-    keys_places,
-    multi_region_places,
-    planned_stacks,
-    resolve_deploys,
-    workflow_places,
-)
+from kmsflow.plan import dependencies, keys_places, multi_region_places, stage_stacks, workflow_places
 from kmsflow.principals import parse_principal
 from kmsflow.stacks.keys_stack import KeyDefinition, KeysStack, ReplicaDefinition
 from kmsflow.stacks.naming import (
@@ -178,12 +171,9 @@ class Placement:
         pipeline = config.pipeline
         if pipeline is None or pipeline.codepipeline is None:
             return
-        planned = planned_stacks(config)
-        for stage in pipeline.stages:
-            self.stages[stage.name] = cdk.Stage(app, stage.name)
-            for entry in stage.deploys:
-                for stack in resolve_deploys(entry, planned):
-                    self.stage_of.setdefault(stack.name, stage.name)
+        for stage_name, stacks in stage_stacks(config).items():
+            self.stages[stage_name] = cdk.Stage(app, stage_name)
+            self.stage_of.update((stack.name, stage_name) for stack in stacks)
 
     @property
     def staged(self) -> bool:
@@ -439,12 +429,10 @@ def _add_ci(app: cdk.App, config: KmsflowConfig, pipeline: PipelineConfig, githu
     first region of the configuration."""
     from kmsflow.stacks.ci_stack import CiStack
 
-    stacks = planned_stacks(config)
     targets = [
         (config.account_id(stack.account), config.region_code(stack.region))
-        for stage in pipeline.stages
-        for entry in stage.deploys
-        for stack in resolve_deploys(entry, stacks)
+        for stacks in stage_stacks(config).values()
+        for stack in stacks
     ]
     name = ci_stack_name(github.account)
     return CiStack(
@@ -472,9 +460,7 @@ def _add_pipeline(
     from kmsflow.constructs.delivery import DeliveryStage
     from kmsflow.stacks.pipeline_stack import PipelineStack
 
-    stacks: dict[str, set[str]] = {}
-    for stack_name, stage_name in placement.stage_of.items():
-        stacks.setdefault(stage_name, set()).add(stack_name)
+    stacks = stage_stacks(config)
     name = pipeline_stack_name(delivery.account, delivery.region)
     return PipelineStack(
         placement.app,
@@ -491,7 +477,7 @@ def _add_pipeline(
                 name=stage.name,
                 stage=placement.stages[stage.name],
                 approval=stage.approval,
-                stacks=frozenset(stacks.get(stage.name, ())),
+                stacks=frozenset(stack.name for stack in stacks[stage.name]),
             )
             for stage in pipeline.stages
         ],

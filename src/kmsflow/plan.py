@@ -104,6 +104,22 @@ def resolve_deploys(entry: str, stacks: Sequence[PlannedStack]) -> list[PlannedS
     return [s for s in stacks if s.name == entry]
 
 
+def stage_stacks(config: KmsflowConfig) -> dict[str, list[PlannedStack]]:
+    """Stage name -> the stacks that stage deploys (its ``deploys`` entries resolved), in the app's planned order,
+    for every stage of ``pipeline.stages`` in order (none without ``pipeline:``). A stack two stages name counts
+    for the first; the configuration checks refuse such a file anyway."""
+    pipeline = config.pipeline
+    if pipeline is None:
+        return {}
+    stacks = planned_stacks(config)
+    owner: dict[str, str] = {}
+    for stage in pipeline.stages:
+        for entry in stage.deploys:
+            for stack in resolve_deploys(entry, stacks):
+                owner.setdefault(stack.name, stage.name)
+    return {stage.name: [s for s in stacks if owner.get(s.name) == stage.name] for stage in pipeline.stages}
+
+
 def dependencies(config: KmsflowConfig) -> list[Dependency]:
     """Which stack must deploy after which: replicas after their primaries, audit members after the central
     bucket, workflows after the keys they use, share targets after the keys their copy roles use."""

@@ -354,3 +354,32 @@ def test_github_and_codepipeline_do_not_both_deploy() -> None:
     issue = expect_issue(text, "pipeline.codepipeline", line_of(text, "codepipeline:"))
     assert "pipeline.github and pipeline.codepipeline both deploy the stages" in issue.message
     assert "keep one" in issue.message
+
+
+def test_stage_stacks_resolve_each_stage_in_planned_order() -> None:
+    """kmsflow.plan.stage_stacks: what the deploy workflow, the CI role and the CDK Pipelines layout all read."""
+    config = loads(with_pipeline())
+    stacks = {stage: [s.name for s in planned] for stage, planned in plan.stage_stacks(config).items()}
+    assert stacks == {
+        "security": [
+            "kmsflow-keys-security-primary",
+            "kmsflow-keys-security-secondary",
+            "kmsflow-audit-security-primary",
+        ],
+        "workloads": [
+            "kmsflow-keys-workloads-primary",
+            "kmsflow-keys-workloads-secondary",
+            "kmsflow-audit-workloads-primary",
+            "kmsflow-workflows-workloads-primary",
+        ],
+        "partner": [
+            "kmsflow-keys-partner-primary",
+            "kmsflow-keys-partner-secondary",
+            "kmsflow-audit-partner-primary",
+            "kmsflow-share-target-partner-primary",
+            "kmsflow-share-target-partner-secondary",
+        ],
+    }
+    data = default_data()
+    del data["pipeline"]
+    assert plan.stage_stacks(loads(dump(data))) == {}

@@ -37,7 +37,7 @@ from kmsflow.delivery.actions import (
     UPLOAD_SARIF,
 )
 from kmsflow.delivery.exceptions import WorkflowDriftError
-from kmsflow.plan import planned_stacks, resolve_deploys
+from kmsflow.plan import stage_stacks
 from kmsflow.stacks.naming import CI_DEPLOY_ROLE
 
 if TYPE_CHECKING:
@@ -224,13 +224,16 @@ def deploy_stages(config: KmsflowConfig) -> list[DeployStage]:
     pipeline = config.pipeline
     if pipeline is None:
         return []
-    stacks = planned_stacks(config)
-    stages = []
-    for index, stage in enumerate(pipeline.stages):
-        named = {s.name for entry in stage.deploys for s in resolve_deploys(entry, stacks)}
-        ordered = tuple(s.name for s in stacks if s.name in named)
-        stages.append(DeployStage(stage.name, ordered, f"stage-{index + 1}-{stage.name.lower()}", stage.approval))
-    return stages
+    stacks = stage_stacks(config)
+    return [
+        DeployStage(
+            stage.name,
+            tuple(s.name for s in stacks[stage.name]),
+            f"stage-{index + 1}-{stage.name.lower()}",
+            stage.approval,
+        )
+        for index, stage in enumerate(pipeline.stages)
+    ]
 
 
 def deploy_role_arn(config: KmsflowConfig, github: GithubConfig) -> str:
