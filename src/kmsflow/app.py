@@ -582,11 +582,11 @@ def main() -> int:
     except KmsflowError as err:
         return _failed(outdir, created, f"kmsflow: {err}", 2)
     except RuntimeError as err:  # with pipeline.codepipeline, building the pipeline synthesizes (validates) stages
-        return _failed(outdir, created, f"kmsflow: synth failed: {_first_line(err)}\n{SYNTH_FAILED_HINT}", 1)
+        return _failed(outdir, created, f"kmsflow: synth failed: {first_line(err)}\n{SYNTH_FAILED_HINT}", 1)
     try:
         app.synth()
     except RuntimeError as err:  # jsii surfaces CDK validation and cdk-nag failures as RuntimeError
-        return _failed(outdir, created, f"kmsflow: synth failed: {_first_line(err)}\n{SYNTH_FAILED_HINT}", 1)
+        return _failed(outdir, created, f"kmsflow: synth failed: {first_line(err)}\n{SYNTH_FAILED_HINT}", 1)
     if outdir is not None:
         (outdir / FAILED_MARKER).unlink(missing_ok=True)
     return 0
@@ -681,6 +681,6 @@ SYNTH_FAILED_HINT = (
 )
 
 
-def _first_line(err: BaseException) -> str:
+def first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__

@@ -30,7 +30,7 @@ def check(
 
     Exit code 0: valid; 2: invalid (every problem is listed with its line and path).
     """
-    from kmsflow.app import check_config
+    from kmsflow.app import check_config, first_line
 
     try:
         cfg = check_config(path)
@@ -38,8 +38,7 @@ def check(
         typer.echo(f"kmsflow: {err}", err=True)
         raise typer.Exit(2) from None
     except RuntimeError as err:  # a construct validation, which pipeline.codepipeline runs while building stages
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        typer.echo(f"kmsflow: {path}: a construct refused the configuration: {first}", err=True)
+        typer.echo(f"kmsflow: {path}: a construct refused the configuration: {first_line(err)}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{path}: valid; {len(cfg.keys)} key(s), partition {cfg.partition}")
     for key in cfg.keys:
