@@ -214,6 +214,7 @@ class _Resolver:
         self._names: dict[tuple[str, str], str] = {}
         self._in_progress: set[tuple[str, str]] = set()
         self._exports: dict[str, tuple[StackTemplate, Any]] | None = None
+        self._parameters: dict[tuple[str, str, str], tuple[StackTemplate, Any]] | None = None
 
     def value(self, stack: StackTemplate, value: Any) -> Any:
         resolved = self._value(stack, value)
@@ -342,14 +343,26 @@ class _Resolver:
     def _ssm_value(self, stack: StackTemplate, account: str, region: str, parameter: str, what: str) -> Any:
         """The value the ``AWS::SSM::Parameter`` named ``parameter`` of ``account`` and ``region`` holds (resolved in
         the stack that writes it); a marker of ``what`` in ``stack`` when no stack of the assembly writes it."""
-        for writer in self._stacks.values():
-            if (writer.account, writer.region) != (account, region):
-                continue
-            for logical_id, resource in writer.section("Resources").items():
-                is_parameter = isinstance(resource, Mapping) and resource.get("Type") == "AWS::SSM::Parameter"
-                if is_parameter and self._value(writer, writer.properties(logical_id).get("Name")) == parameter:
-                    return self._value(writer, writer.properties(logical_id).get("Value"))
-        return _marker(stack.name, what)
+        found = self._parameter_index().get((account, region, parameter))
+        if found is None:
+            return _marker(stack.name, what)
+        writer, value = found
+        return self._value(writer, value)
+
+    def _parameter_index(self) -> dict[tuple[str, str, str], tuple[StackTemplate, Any]]:
+        """(account, region, parameter name) -> (writing stack, raw ``Value``) of every ``AWS::SSM::Parameter``
+        whose name resolves. Built once, as :meth:`_export_index`."""
+        if self._parameters is None:
+            self._parameters = {}
+            for writer in self._stacks.values():
+                for logical_id, resource in writer.section("Resources").items():
+                    if not (isinstance(resource, Mapping) and resource.get("Type") == "AWS::SSM::Parameter"):
+                        continue
+                    props = writer.properties(logical_id)
+                    name = self._value(writer, props.get("Name"))
+                    if isinstance(name, str):
+                        self._parameters.setdefault((writer.account, writer.region, name), (writer, props.get("Value")))
+        return self._parameters
 
     def _sdk_call(self, stack: StackTemplate, logical_id: str, attribute: str) -> Any:
         """CDK's AwsCustomResource doing SSM GetParameter (``Parameter.Value``): the value of that parameter, of the
