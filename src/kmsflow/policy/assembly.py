@@ -757,6 +757,10 @@ class Assembly:
             return None
         return target if target.startswith("arn:") else _format(_KEY.arn, stack, name=target)
 
+    def resource_at(self, arn: str) -> Resource | None:
+        """The resource of the assembly with this ARN, if any (the first, should two stacks name one)."""
+        return self._by_arn.get(arn)
+
     def account_of(self, resource_arn: str) -> str | None:
         """The account that owns a resource: its stack's (an S3 object: its bucket's), else the ARN's account
         field, else None."""

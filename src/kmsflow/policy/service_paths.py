@@ -452,26 +452,26 @@ def _rule_rows(assembly: Assembly) -> Iterator[ServicePath]:
 
 def _topic_key_rows(assembly: Assembly, publisher: Principal, topic: str) -> Iterator[ServicePath]:
     """A service that publishes to an encrypted topic needs GenerateDataKey and Decrypt on the topic's key."""
-    for resource in assembly.resources("AWS::SNS::Topic"):
-        if resource.arn != topic:
-            continue
-        key = _value(assembly, resource, "KmsMasterKeyId")
-        if not isinstance(key, str) or not key:
-            return
-        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-            use = _request(publisher, action, key)
-            yield ServicePath(
-                service=publisher.arn,
-                what=f"{action} on the key of the encrypted topic {topic}",
-                source=TOPIC_KEY,
-                request=use,
-                near_misses=(
-                    NearMiss(
-                        why="by a service that publishes nothing here",
-                        request=replace(use, principal=Principal.service("s3.amazonaws.com")),
-                    ),
+    resource = assembly.resource_at(topic)
+    if resource is None or resource.type != "AWS::SNS::Topic":
+        return
+    key = _value(assembly, resource, "KmsMasterKeyId")
+    if not isinstance(key, str) or not key:
+        return
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        use = _request(publisher, action, key)
+        yield ServicePath(
+            service=publisher.arn,
+            what=f"{action} on the key of the encrypted topic {topic}",
+            source=TOPIC_KEY,
+            request=use,
+            near_misses=(
+                NearMiss(
+                    why="by a service that publishes nothing here",
+                    request=replace(use, principal=Principal.service("s3.amazonaws.com")),
                 ),
-            )
+            ),
+        )
 
 
 # --- S3 server access logs ---------------------------------------------------------------------------------------
@@ -915,7 +915,7 @@ def _review_report_rows(assembly: Assembly) -> Iterator[ServicePath]:
                 NearMiss(why="into another bucket", request=replace(put, resource=f"{bucket}-other/review.html")),
             ),
         )
-        key = _bucket_key(assembly, buckets[0])
+        key = _bucket_key(assembly, bucket)
         if key is None:
             continue
         generate = _request(
@@ -935,18 +935,18 @@ def _review_report_rows(assembly: Assembly) -> Iterator[ServicePath]:
         )
 
 
-def _bucket_key(assembly: Assembly, name: str) -> str | None:
-    """The ARN of the KMS key a bucket of the assembly (by name) encrypts with by default, if any."""
-    for bucket in assembly.resources("AWS::S3::Bucket"):
-        if bucket.arn != f"arn:{_env(assembly, bucket)[0]}:s3:::{name}":
-            continue
-        encryption = _value(assembly, bucket, "BucketEncryption")
-        rules = encryption.get("ServerSideEncryptionConfiguration", []) if isinstance(encryption, Mapping) else []
-        for rule in rules:
-            default = rule.get("ServerSideEncryptionByDefault") if isinstance(rule, Mapping) else None
-            key = default.get("KMSMasterKeyID") if isinstance(default, Mapping) else None
-            if isinstance(key, str) and key:
-                return key
+def _bucket_key(assembly: Assembly, bucket_arn: str) -> str | None:
+    """The ARN of the KMS key a bucket of the assembly encrypts with by default, if any."""
+    bucket = assembly.resource_at(bucket_arn)
+    if bucket is None or bucket.type != "AWS::S3::Bucket":
+        return None
+    encryption = _value(assembly, bucket, "BucketEncryption")
+    rules = encryption.get("ServerSideEncryptionConfiguration", []) if isinstance(encryption, Mapping) else []
+    for rule in rules:
+        default = rule.get("ServerSideEncryptionByDefault") if isinstance(rule, Mapping) else None
+        key = default.get("KMSMasterKeyID") if isinstance(default, Mapping) else None
+        if isinstance(key, str) and key:
+            return key
     return None
 
 
