@@ -21,7 +21,6 @@ Security choices, for a reviewer:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -47,6 +46,8 @@ if TYPE_CHECKING:
 WORKFLOWS_DIR = Path(".github/workflows")
 PULL_REQUEST_FILE = "pull-request.yml"
 DEPLOY_FILE = "deploy.yml"
+#: Every file the generator may write.
+GENERATED = (PULL_REQUEST_FILE, DEPLOY_FILE)
 #: The runner image, pinned to a release rather than ``ubuntu-latest`` so that a new image is a reviewed change.
 RUNNER = "ubuntu-24.04"
 #: The Python the jobs set up (the project's minimum, as CI runs it).
@@ -58,6 +59,8 @@ ASSEMBLY_ARTIFACT = "cdk-out"
 REVIEW_ARTIFACT = "review-pr"
 #: How long GitHub keeps them (days): long enough to audit a deployment or a review after the fact.
 RETENTION_DAYS = 30
+#: The page of the current run (where its artifacts are), as an expression GitHub fills in.
+RUN_URL = "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}"
 #: Where a Markdown report cut to fit a comment says the full one is (RUN_URL: the run's page, set by the step).
 FULL_REPORT_POINTER = f"review.html of the {REVIEW_ARTIFACT} artifact of $RUN_URL"
 #: The SARIF category in code scanning: kmsflow's results stay apart from other tools'.
@@ -152,7 +155,7 @@ def pull_request_workflow(branch: str) -> str:
         "        name: make review-pr\n"
         "        env:\n"
         "          BASE: ${{ github.event.pull_request.base.sha }}\n"
-        "          RUN_URL: ${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}\n"
+        f"          RUN_URL: {RUN_URL}\n"
         "        run: |\n"
         "          set +e\n"
         f'          make review-pr BASE="$BASE" FULL_REPORT="{FULL_REPORT_POINTER}"\n'
@@ -193,7 +196,7 @@ def pull_request_workflow(branch: str) -> str:
         f"      - uses: {GITHUB_SCRIPT.uses}\n"
         "        env:\n"
         f"          REVIEW_MARKDOWN: {REVIEW_ARTIFACT}/review.md\n"
-        "          RUN_URL: ${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}\n"
+        f"          RUN_URL: {RUN_URL}\n"
         "        with:\n"
         "          script: |\n"
         f"{script}"
@@ -356,22 +359,17 @@ def write_workflows(config: KmsflowConfig, directory: Path) -> list[Path]:
         path = directory / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    for name in generated_names():
+    for name in GENERATED:
         if name not in files:
             (directory / name).unlink(missing_ok=True)
     return written
-
-
-def generated_names() -> Sequence[str]:
-    """Every file name the generator may write."""
-    return (PULL_REQUEST_FILE, DEPLOY_FILE)
 
 
 def drift(config: KmsflowConfig, directory: Path) -> list[str]:
     """How the files in ``directory`` differ from what the configuration implies (empty: they match)."""
     files = workflow_files(config)
     problems = []
-    for name in generated_names():
+    for name in GENERATED:
         path = directory / name
         if name not in files:
             if path.exists():
