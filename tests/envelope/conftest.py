@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from kmsflow.lambdas.aws_clients import session_for
 from tests.envelope.raw_aes_keyring import FixedKeyring, RawAesKeyring
 
 REGION = "eu-west-1"
@@ -47,3 +48,25 @@ def kms_key() -> Iterator[KmsKey]:
         client = boto3.client("kms", region_name=REGION)
         metadata = client.create_key(Description="kmsflow envelope tests")["KeyMetadata"]
         yield KmsKey(client=client, arn=metadata["Arn"], key_id=metadata["KeyId"])
+
+
+@dataclass
+class Kms:
+    """Two moto KMS keys (``key``, ``other_key``) and a client that records the name of every operation it sends
+    after the keys were made (``sent``): the direct-mode and deferred-key tests count KMS calls."""
+
+    client: Any
+    key: str
+    other_key: str
+    sent: list[str]
+
+
+@pytest.fixture
+def kms() -> Iterator[Kms]:
+    with mock_aws():
+        client = session_for(region=REGION).client("kms", region_name=REGION)
+        key = client.create_key()["KeyMetadata"]["Arn"]
+        other = client.create_key()["KeyMetadata"]["Arn"]
+        sent: list[str] = []
+        client.meta.events.register("request-created.kms", lambda operation_name, **_: sent.append(operation_name))
+        yield Kms(client, key, other, sent)

@@ -3,13 +3,9 @@ calls counted), one message each, bound to their context, readable by the KMS ke
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from kmsflow.envelope import message
 from kmsflow.envelope.decrypt_keyring import KmsDecryptKeyring
@@ -20,28 +16,10 @@ from kmsflow.envelope.kms_keyring import KmsKeyring
 from kmsflow.envelope.materials import EncryptedDataKey
 from kmsflow.envelope.retry import RetryStats
 from kmsflow.envelope.suites import COMMITTING, COMMITTING_SIGNED
-from kmsflow.lambdas.aws_clients import session_for
+from tests.envelope.conftest import Kms
 from tests.envelope.refusals import configuration_error
 
-REGION = "eu-west-1"
 CONTEXT = {"purpose": "later"}
-
-
-@dataclass
-class Kms:
-    client: Any
-    key: str
-    sent: list[str]
-
-
-@pytest.fixture
-def kms() -> Iterator[Kms]:
-    with mock_aws():
-        client = session_for(region=REGION).client("kms", region_name=REGION)
-        key = client.create_key()["KeyMetadata"]["Arn"]
-        sent: list[str] = []
-        client.meta.events.register("request-created.kms", lambda operation_name, **_: sent.append(operation_name))
-        yield Kms(client, key, sent)
 
 
 def test_keys_are_made_without_plaintext_and_decrypted_on_first_use(kms: Kms) -> None:

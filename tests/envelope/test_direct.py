@@ -3,42 +3,19 @@ do; the context and the key are checked by KMS."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from kmsflow.envelope.arns import IDENTIFIER_FORMS
 from kmsflow.envelope.direct import DIRECT_LIMIT, direct_decrypt, direct_encrypt
 from kmsflow.envelope.exceptions import AuthenticationError, ContextError, DirectModeError, EnvelopeError, KmsError
 from kmsflow.envelope.retry import RetryStats
 from kmsflow.lambdas.aws_clients import session_for
+from tests.envelope.conftest import Kms
 from tests.envelope.refusals import configuration_error
 
-REGION = "eu-west-1"
 CONTEXT = {"purpose": "direct"}
-
-
-@dataclass
-class Kms:
-    client: Any
-    key: str
-    other_key: str
-    sent: list[str]
-
-
-@pytest.fixture
-def kms() -> Iterator[Kms]:
-    with mock_aws():
-        client = session_for(region=REGION).client("kms", region_name=REGION)
-        key = client.create_key()["KeyMetadata"]["Arn"]
-        other = client.create_key()["KeyMetadata"]["Arn"]
-        sent: list[str] = []
-        client.meta.events.register("request-created.kms", lambda operation_name, **_: sent.append(operation_name))
-        yield Kms(client, key, other, sent)
 
 
 def test_limit_is_4096() -> None:
